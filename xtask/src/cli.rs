@@ -1,0 +1,68 @@
+//! The command line: global options and one subcommand per task.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::ExitCode;
+use crate::tasks;
+
+/// Test execution for Python projects: serial and parallel pytest runs,
+/// merged coverage, timings, and the files generated from testing.toml.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    arg_required_else_help = true,
+    after_help = after_help(),
+    disable_help_subcommand = true,
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+fn after_help() -> String {
+    format!(
+        "{}\nPYTEST_WORKERS: unset or empty = the task's default; 1 = serial (xdist not loaded); \
+         auto = one worker per usable CPU; 2..=512 = exactly that many workers.",
+        ExitCode::help_table()
+    )
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Act on the Python project in this directory instead of this repository.
+    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    /// Never show a progress bar (also: XTASK_NO_PROGRESS=1; CI and non-terminals get plain lines).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// When to colour output.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a starter testing.toml by inspecting the project.
+    Init(tasks::init::Args),
+    /// Create the virtual environment and install the locked dependencies.
+    Setup(tasks::setup::Args),
+    /// Run the tests; serial unless PYTEST_WORKERS or --workers says otherwise.
+    Pytest(tasks::pytest::Args),
+    /// Run the tests in parallel with pytest-xdist (parallel.workers, default auto).
+    PytestParallel(tasks::pytest::Args),
+    /// Measure the xtask's overhead against bare pytest, side by side.
+    Bench(tasks::bench::Args),
+}

@@ -1,0 +1,217 @@
+//! The typed model of `testing.toml`.
+//!
+//! Each section is its own struct with `deny_unknown_fields`, so adding a
+//! section is a new struct plus one field on [`Config`]. Defaults live in
+//! `Default` impls and are mirrored, comment by comment, in `defaults.toml`
+//! (a test keeps the two equal).
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use super::setting::Setting;
+
+/// The whole of `testing.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Config {
+    pub project: Project,
+    pub setup: Setup,
+    pub parallel: Parallel,
+    pub coverage: Coverage,
+    pub reports: Reports,
+    pub pytest: Pytest,
+}
+
+/// `[project]`: where the code and its tests are, and which Python runs them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Project {
+    /// The interpreter the virtual environment is created from.
+    pub python: Setting<String>,
+    /// The virtual environment, relative to the project root.
+    pub venv: Setting<String>,
+    /// Directories or files pytest collects from.
+    pub test_paths: Setting<Vec<Setting<String>>>,
+    /// Packages (import names or directories) whose coverage is measured.
+    pub source: Setting<Vec<Setting<String>>>,
+}
+
+impl Default for Project {
+    fn default() -> Self {
+        Project {
+            python: Setting::new("python3".into()),
+            venv: Setting::new(".venv".into()),
+            test_paths: Setting::new(vec![Setting::new("tests".into())]),
+            source: Setting::new(Vec::new()),
+        }
+    }
+}
+
+/// `[setup]`: how `cargo xtask setup` builds the environment.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Setup {
+    /// When false, the virtual environment is used as it is and never installed into.
+    pub enabled: bool,
+    /// A pinned requirements file (the lock); installed exactly when set.
+    pub lock: Option<String>,
+    /// Further requirements files installed after the lock.
+    pub requirements: Vec<String>,
+    /// Install the project itself (editable) into the environment.
+    pub install_project: bool,
+    /// Extras of the project to install with it (ignored when a lock is set:
+    /// the lock already pins them).
+    pub extras: Vec<String>,
+    /// Further packages to install (requirement specifiers).
+    pub packages: Vec<String>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            enabled: true,
+            lock: None,
+            requirements: Vec::new(),
+            install_project: true,
+            extras: Vec::new(),
+            packages: Vec::new(),
+        }
+    }
+}
+
+/// `[parallel]`: how `pytest-parallel` spreads the tests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Parallel {
+    pub workers: Setting<WorkersSetting>,
+    pub dist: Setting<Dist>,
+}
+
+impl Default for Parallel {
+    fn default() -> Self {
+        Parallel {
+            workers: Setting::new(WorkersSetting::Auto),
+            dist: Setting::new(Dist::Loadscope),
+        }
+    }
+}
+
+/// `workers = "auto"` or a whole number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkersSetting {
+    Auto,
+    Count(i64),
+}
+
+impl fmt::Display for WorkersSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkersSetting::Auto => f.write_str("auto"),
+            WorkersSetting::Count(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for WorkersSetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct WorkersVisitor;
+        impl Visitor<'_> for WorkersVisitor {
+            type Value = WorkersSetting;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"auto\" or a whole number from 1 to 512")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(WorkersSetting::Count(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(WorkersSetting::Count(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                if v == "auto" {
+                    Ok(WorkersSetting::Auto)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        deserializer.deserialize_any(WorkersVisitor)
+    }
+}
+
+/// pytest-xdist's `--dist` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Dist {
+    Load,
+    Loadscope,
+    Loadfile,
+    Loadgroup,
+    Worksteal,
+}
+
+impl Dist {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dist::Load => "load",
+            Dist::Loadscope => "loadscope",
+            Dist::Loadfile => "loadfile",
+            Dist::Loadgroup => "loadgroup",
+            Dist::Worksteal => "worksteal",
+        }
+    }
+}
+
+impl fmt::Display for Dist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `[coverage]`: coverage.py settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Coverage {
+    pub enabled: bool,
+    /// Minimum total coverage in percent, evaluated on the merged data.
+    pub fail_under: Setting<Option<f64>>,
+    pub branch: bool,
+}
+
+impl Default for Coverage {
+    fn default() -> Self {
+        Coverage {
+            enabled: false,
+            fail_under: Setting::new(None),
+            branch: false,
+        }
+    }
+}
+
+/// `[reports]`: where run outputs go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Reports {
+    pub dir: Setting<String>,
+}
+
+impl Default for Reports {
+    fn default() -> Self {
+        Reports {
+            dir: Setting::new("reports".into()),
+        }
+    }
+}
+
+/// `[pytest]`: options every run passes to pytest.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Pytest {
+    /// Markers registered in the generated pytest.ini (`name: description`).
+    pub markers: Vec<String>,
+    /// Extra arguments added to every pytest command line.
+    pub args: Vec<String>,
+    /// Fixed `PYTHONHASHSEED` for every run unless the environment sets one.
+    pub hash_seed: Setting<Option<i64>>,
+}

@@ -1,0 +1,115 @@
+//! Rules that need more than a type: ranges, existing paths, cross-field checks.
+//! Each error points at the offending value.
+
+use std::path::Path;
+
+use crate::error::UserError;
+
+use super::load::config_error;
+use super::model::{Config, WorkersSetting};
+
+pub const MAX_WORKERS: i64 = 512;
+
+/// Checks `config` (read from `path`, whose text is `source`) against the
+/// project at `root`.
+pub fn validate(config: &Config, root: &Path, path: &Path, source: &str) -> Result<(), UserError> {
+    let err = |span, message: String, hint: Option<String>| {
+        config_error(path, source, span, message, hint)
+    };
+
+    if let WorkersSetting::Count(n) = config.parallel.workers.value {
+        if !(1..=MAX_WORKERS).contains(&n) {
+            return Err(err(
+                config.parallel.workers.span.clone(),
+                format!("`parallel.workers = {n}` is out of range"),
+                Some(format!(
+                    "use \"auto\" or a whole number from 1 to {MAX_WORKERS}"
+                )),
+            ));
+        }
+    }
+
+    if let Some(fail_under) = config.coverage.fail_under.value {
+        if !(0.0..=100.0).contains(&fail_under) || fail_under.is_nan() {
+            return Err(err(
+                config.coverage.fail_under.span.clone(),
+                format!("`coverage.fail-under = {fail_under}` is out of range"),
+                Some("use a percentage from 0 to 100".into()),
+            ));
+        }
+    }
+
+    if config.project.test_paths.value.is_empty() {
+        return Err(err(
+            config.project.test_paths.span.clone(),
+            "`project.test-paths` is empty".into(),
+            Some("list at least one directory or file with tests, e.g. [\"tests\"]".into()),
+        ));
+    }
+    for test_path in &config.project.test_paths.value {
+        if test_path.value.trim().is_empty() || !root.join(&test_path.value).exists() {
+            return Err(err(
+                test_path.span.clone(),
+                format!(
+                    "test path `{}` does not exist in the project",
+                    test_path.value
+                ),
+                Some("fix `project.test-paths`, or run `cargo xtask init` to detect them".into()),
+            ));
+        }
+    }
+
+    for (name, setting) in [
+        ("project.python", &config.project.python),
+        ("project.venv", &config.project.venv),
+        ("reports.dir", &config.reports.dir),
+    ] {
+        if setting.value.trim().is_empty() {
+            return Err(err(
+                setting.span.clone(),
+                format!("`{name}` is empty"),
+                Some("give a non-empty value or remove the key to use the default".into()),
+            ));
+        }
+    }
+
+    if let Some(lock) = &config.setup.lock {
+        if !root.join(lock).is_file() {
+            return Err(config_error(
+                path,
+                source,
+                find_key(source, "lock"),
+                format!("lock file `{lock}` does not exist"),
+                Some("create it (e.g. `uv pip compile pyproject.toml --extra dev -o requirements-dev.lock`) or remove `setup.lock`".into()),
+            ));
+        }
+    }
+    for req in &config.setup.requirements {
+        if !root.join(req).is_file() {
+            return Err(config_error(
+                path,
+                source,
+                find_key(source, "requirements"),
+                format!("requirements file `{req}` does not exist"),
+                Some("fix `setup.requirements`".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The span of the first `key =` in the file: for plain fields that carry no span.
+fn find_key(source: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let mut offset = 0;
+    for line in source.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key) {
+            if rest.trim_start().starts_with('=') {
+                let start = offset + (line.len() - trimmed.len());
+                return Some(start..start + key.len());
+            }
+        }
+        offset += line.len();
+    }
+    None
+}

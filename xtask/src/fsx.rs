@@ -1,0 +1,107 @@
+//! File-system helpers: atomic writes and cache locations.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// Writes `contents` to `path` through a temporary file in the same directory
+/// and a rename, so readers never see a half-written file.
+pub fn atomic_write(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".xtask-tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in `{}`", dir.display()))?;
+    tmp.write_all(contents.as_ref())
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    tmp.as_file().sync_all().ok();
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot replace `{}`", path.display()))?;
+    Ok(())
+}
+
+/// Moves a finished file into place atomically (same file system).
+pub fn atomic_rename(from: &Path, to: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir).ok();
+    }
+    std::fs::rename(from, to)
+        .with_context(|| format!("cannot move `{}` to `{}`", from.display(), to.display()))
+}
+
+/// The per-user cache directory for xtask's tools and locks.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XTASK_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("xtask");
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".cache").join("xtask"),
+        None => std::env::temp_dir().join("xtask-cache"),
+    }
+}
+
+/// `path` relative to `base` when it is inside it, for shorter messages.
+pub fn relative(path: &Path, base: &Path) -> PathBuf {
+    path.strip_prefix(base)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// An exclusive advisory lock held until dropped (flock on a file).
+pub struct FileLock {
+    _file: std::fs::File,
+}
+
+impl FileLock {
+    pub fn acquire(path: &Path) -> anyhow::Result<FileLock> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create `{}`", dir.display()))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot open lock file `{}`", path.display()))?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a valid, open file descriptor owned by `file`.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        if rc != 0 {
+            anyhow::bail!(
+                "cannot lock `{}`: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(FileLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/out.txt");
+        atomic_write(&path, "one").unwrap();
+        atomic_write(&path, "two").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1);
+    }
+}

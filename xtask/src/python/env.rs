@@ -1,0 +1,475 @@
+//! The project's virtual environment: created with uv (installed into the
+//! xtask tools directory when absent) or `venv` + pip as the fallback, and
+//! re-installed only when its inputs change.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Instant, SystemTime};
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::ctx::Ctx;
+use crate::error::UserError;
+use crate::fsx;
+
+/// The Python modules every run needs, with the packages that provide them.
+pub const TOOLING: &[(&str, &str)] = &[
+    ("pytest", "pytest>=8.2"),
+    ("xdist", "pytest-xdist>=3.5"),
+    ("pytest_cov", "pytest-cov>=6"),
+    ("coverage", "coverage>=7.10"),
+    ("pytest_reportlog", "pytest-reportlog>=0.4"),
+];
+
+const STAMP_FILE: &str = ".xtask-setup";
+const STAMP_VERSION: &str = "xtask-setup v1";
+
+/// A ready environment.
+#[derive(Debug, Clone)]
+pub struct PythonEnv {
+    /// The environment's interpreter.
+    pub python: PathBuf,
+    /// Whether this call installed anything.
+    pub installed: bool,
+    pub seconds: f64,
+}
+
+/// Makes sure the environment is set up, doing no work when nothing changed.
+pub fn ensure(ctx: &Ctx, config: &Config) -> anyhow::Result<PythonEnv> {
+    ensure_with(ctx, config, false)
+}
+
+/// Like [`ensure`]; `force` re-installs even when the stamp matches.
+pub fn ensure_with(ctx: &Ctx, config: &Config, force: bool) -> anyhow::Result<PythonEnv> {
+    let started = Instant::now();
+    let venv = ctx.root.join(&config.project.venv.value);
+    let python = venv.join("bin").join("python");
+
+    if !config.setup.enabled {
+        if !python.exists() {
+            return Err(UserError::setup(
+                format!("the virtual environment `{}` has no Python and `setup.enabled = false`", config.project.venv.value),
+                "create it yourself, or set `setup.enabled = true` in testing.toml so `cargo xtask setup` builds it",
+            )
+            .into());
+        }
+        check_tooling(&python, config)?;
+        return Ok(PythonEnv {
+            python,
+            installed: false,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+
+    let interpreter = find_interpreter(&ctx.root, &config.project.python.value)?;
+    let stamp = stamp(&ctx.root, config, &interpreter)?;
+    let stamp_path = venv.join(STAMP_FILE);
+    let fresh = |stamp_path: &Path| {
+        python.exists() && std::fs::read_to_string(stamp_path).is_ok_and(|s| s == stamp)
+    };
+    if !force && fresh(&stamp_path) {
+        return Ok(PythonEnv {
+            python,
+            installed: false,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+
+    // One setup at a time per environment: concurrent runs wait, then see the stamp.
+    let lock_name = format!(
+        "{}.lock",
+        hex(&Sha256::digest(venv.to_string_lossy().as_bytes()))
+    );
+    let _lock = fsx::FileLock::acquire(&fsx::cache_dir().join("locks").join(lock_name))?;
+    if !force && fresh(&stamp_path) {
+        return Ok(PythonEnv {
+            python,
+            installed: false,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+
+    let installer = Installer::find(&interpreter);
+    eprintln!(
+        "setup: installing `{}` with {} (inputs changed or environment missing)",
+        config.project.venv.value,
+        installer.name()
+    );
+    let previous = std::fs::read_to_string(&stamp_path).unwrap_or_default();
+    let same_interpreter = previous.lines().nth(1) == stamp.lines().nth(1);
+    if venv.exists() && (!python.exists() || !same_interpreter || !runs(&python)) {
+        if !venv.join("pyvenv.cfg").exists() {
+            return Err(UserError::setup(
+                format!(
+                    "`{}` exists but is not a virtual environment",
+                    venv.display()
+                ),
+                "move it away, or set `project.venv` in testing.toml to another path",
+            )
+            .into());
+        }
+        std::fs::remove_dir_all(&venv).with_context(|| {
+            format!("cannot remove the broken environment `{}`", venv.display())
+        })?;
+    }
+    if !python.exists() {
+        installer.create_venv(&interpreter, &venv)?;
+    }
+    std::fs::remove_file(&stamp_path).ok();
+    install(&installer, &ctx.root, config, &python)?;
+    check_tooling(&python, config)?;
+    fsx::atomic_write(&stamp_path, &stamp)?;
+    Ok(PythonEnv {
+        python,
+        installed: true,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn runs(python: &Path) -> bool {
+    Command::new(python)
+        .args(["-c", "pass"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Finds `project.python` on PATH (or as a path relative to the project).
+fn find_interpreter(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let missing = |why: String| {
+        UserError::MissingTool {
+        tool: name.to_string(),
+        why,
+        hint: "install that Python, or set `project.python` in testing.toml to an interpreter you have (e.g. \"python3\")".into(),
+    }
+    };
+    if name.contains('/') {
+        let path = root.join(name);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(missing(format!(
+                "`project.python` points at `{}`, which does not exist",
+                path.display()
+            ))
+            .into())
+        };
+    }
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path_var) {
+        let candidate = dir.join(name);
+        if is_executable(&candidate) {
+            return Ok(candidate);
+        }
+    }
+    Err(missing("it is `project.python` in testing.toml and is not on PATH".into()).into())
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// What decides whether the environment is current: the interpreter, the
+/// dependency files and the `[setup]` section.
+fn stamp(root: &Path, config: &Config, interpreter: &Path) -> anyhow::Result<String> {
+    let real = interpreter
+        .canonicalize()
+        .unwrap_or_else(|_| interpreter.to_path_buf());
+    let meta = real.metadata().ok();
+    let mtime = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok());
+    let mut hasher = Sha256::new();
+    hasher.update(serde_json::to_string(&config.setup)?.as_bytes());
+    let mut files: Vec<PathBuf> = vec![
+        root.join("pyproject.toml"),
+        root.join("setup.py"),
+        root.join("setup.cfg"),
+    ];
+    files.extend(config.setup.lock.iter().map(|l| root.join(l)));
+    files.extend(config.setup.requirements.iter().map(|r| root.join(r)));
+    for file in files {
+        hasher.update(file.to_string_lossy().as_bytes());
+        match std::fs::read(&file) {
+            Ok(bytes) => hasher.update(&bytes),
+            Err(_) => hasher.update(b"<absent>"),
+        }
+    }
+    Ok(format!(
+        "{STAMP_VERSION}\ninterpreter {} {} {}\ninputs {}\n",
+        real.display(),
+        meta.map_or(0, |m| m.len()),
+        mtime.map_or(0, |d| d.as_secs()),
+        hex(&hasher.finalize())
+    ))
+}
+
+/// Lower-case hex of a digest.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// uv, or the interpreter's own venv + pip.
+enum Installer {
+    Uv(PathBuf),
+    Pip,
+}
+
+impl Installer {
+    fn name(&self) -> &'static str {
+        match self {
+            Installer::Uv(_) => "uv",
+            Installer::Pip => "venv + pip (uv unavailable)",
+        }
+    }
+
+    /// uv from PATH, from the tools directory, or installed there with pip.
+    fn find(interpreter: &Path) -> Installer {
+        if std::env::var_os("XTASK_NO_UV").is_some_and(|v| !v.is_empty()) {
+            return Installer::Pip;
+        }
+        let path_var = std::env::var_os("PATH").unwrap_or_default();
+        if let Some(uv) = std::env::split_paths(&path_var)
+            .map(|d| d.join("uv"))
+            .find(|p| is_executable(p))
+        {
+            return Installer::Uv(uv);
+        }
+        let tools = fsx::cache_dir().join("tools");
+        let uv = tools.join("bin").join("uv");
+        if is_executable(&uv) {
+            return Installer::Uv(uv);
+        }
+        eprintln!("setup: installing uv into `{}`", tools.display());
+        let ok = Command::new(interpreter)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--root-user-action=ignore",
+                "--upgrade",
+                "--target",
+            ])
+            .arg(&tools)
+            .arg("uv")
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok && is_executable(&uv) {
+            Installer::Uv(uv)
+        } else {
+            eprintln!("warning: could not install uv; falling back to venv + pip");
+            Installer::Pip
+        }
+    }
+
+    fn command(&self, python: &Path) -> Command {
+        match self {
+            Installer::Uv(uv) => {
+                let mut cmd = Command::new(uv);
+                cmd.env("UV_PYTHON_DOWNLOADS", "never")
+                    .env("UV_NO_PROGRESS", "1");
+                cmd.env_remove("VIRTUAL_ENV");
+                cmd.arg("pip");
+                cmd.arg("--quiet");
+                let _ = python;
+                cmd
+            }
+            Installer::Pip => {
+                let mut cmd = Command::new(python);
+                cmd.args(["-m", "pip", "--disable-pip-version-check", "--quiet"]);
+                cmd
+            }
+        }
+    }
+
+    fn create_venv(&self, interpreter: &Path, venv: &Path) -> anyhow::Result<()> {
+        let mut cmd = match self {
+            Installer::Uv(uv) => {
+                let mut cmd = Command::new(uv);
+                cmd.env("UV_PYTHON_DOWNLOADS", "never")
+                    .env_remove("VIRTUAL_ENV");
+                cmd.args(["venv", "--quiet", "--python"])
+                    .arg(interpreter)
+                    .arg(venv);
+                cmd
+            }
+            Installer::Pip => {
+                let mut cmd = Command::new(interpreter);
+                cmd.args(["-m", "venv"]).arg(venv);
+                cmd
+            }
+        };
+        run_step(
+            &mut cmd,
+            &format!("creating the virtual environment `{}`", venv.display()),
+            "check that `project.python` is a working Python 3 with the venv module",
+        )
+    }
+
+    /// `pip install` (or `uv pip install`) into the environment of `python`.
+    fn install(
+        &self,
+        python: &Path,
+        args: &[String],
+        what: &str,
+        hint: &str,
+    ) -> anyhow::Result<()> {
+        let mut cmd = self.command(python);
+        cmd.arg("install");
+        if matches!(self, Installer::Uv(_)) {
+            cmd.arg("--python").arg(python);
+        }
+        cmd.args(args);
+        run_step(&mut cmd, what, hint)
+    }
+
+    /// Installs exactly the lock (uv removes anything else).
+    fn sync(&self, python: &Path, lock: &Path) -> anyhow::Result<()> {
+        let what = format!(
+            "installing the locked dependencies from `{}`",
+            lock.display()
+        );
+        let hint = "check the lock file (regenerate it with `uv pip compile pyproject.toml --extra dev -o <lock>`) and run `cargo xtask setup` again";
+        match self {
+            Installer::Uv(_) => {
+                let mut cmd = self.command(python);
+                cmd.arg("sync").arg("--python").arg(python).arg(lock);
+                run_step(&mut cmd, &what, hint)
+            }
+            Installer::Pip => self.install(
+                python,
+                &["-r".into(), lock.to_string_lossy().into_owned()],
+                &what,
+                hint,
+            ),
+        }
+    }
+}
+
+fn install(
+    installer: &Installer,
+    root: &Path,
+    config: &Config,
+    python: &Path,
+) -> anyhow::Result<()> {
+    let setup = &config.setup;
+    if let Some(lock) = &setup.lock {
+        installer.sync(python, &root.join(lock))?;
+    }
+    let mut args: Vec<String> = Vec::new();
+    for req in &setup.requirements {
+        args.push("-r".into());
+        args.push(root.join(req).to_string_lossy().into_owned());
+    }
+    let has_project = root.join("pyproject.toml").exists() || root.join("setup.py").exists();
+    if setup.install_project && has_project {
+        let target = if setup.extras.is_empty() || setup.lock.is_some() {
+            root.to_string_lossy().into_owned()
+        } else {
+            format!("{}[{}]", root.display(), setup.extras.join(","))
+        };
+        if setup.lock.is_some() {
+            // The lock pins the project's dependencies already.
+            let what = "installing the project (editable)";
+            installer.install(
+                python,
+                &["--no-deps".into(), "-e".into(), target],
+                what,
+                "check that the project builds: `pip install -e .` must work",
+            )?;
+        } else {
+            args.push("-e".into());
+            args.push(target);
+        }
+    }
+    if setup.lock.is_none() {
+        args.extend(TOOLING.iter().map(|(_, pkg)| pkg.to_string()));
+    }
+    args.extend(setup.packages.iter().cloned());
+    if !args.is_empty() {
+        installer.install(
+            python,
+            &args,
+            "installing the project and its test dependencies",
+            "check `[setup]` in testing.toml (requirements, extras, packages) and that the project installs with pip",
+        )?;
+    }
+    Ok(())
+}
+
+/// Fails with a hint when a module every run needs is missing.
+pub fn check_tooling(python: &Path, config: &Config) -> anyhow::Result<()> {
+    let modules: Vec<&str> = TOOLING.iter().map(|(m, _)| *m).collect();
+    let script = format!(
+        "import importlib.util, sys\nmissing = [m for m in {modules:?} if importlib.util.find_spec(m) is None]\nprint(' '.join(missing))\n"
+    );
+    let out = Command::new(python)
+        .args(["-c", &script])
+        .output()
+        .with_context(|| format!("cannot run `{}`", python.display()))?;
+    if !out.status.success() {
+        return Err(UserError::setup(
+            format!(
+                "the environment's Python `{}` does not run",
+                python.display()
+            ),
+            "run `cargo xtask setup --force` to rebuild it",
+        )
+        .into());
+    }
+    let missing = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let packages: Vec<&str> = missing
+        .split_whitespace()
+        .filter_map(|m| {
+            TOOLING
+                .iter()
+                .find(|(module, _)| *module == m)
+                .map(|(_, p)| *p)
+        })
+        .collect();
+    let hint = if config.setup.lock.is_some() {
+        format!(
+            "add {} to the dependencies the lock is compiled from, and re-lock",
+            packages.join(", ")
+        )
+    } else {
+        format!(
+            "add {} to `setup.packages` in testing.toml, or install them into the environment",
+            packages.join(", ")
+        )
+    };
+    Err(UserError::setup(
+        format!("the environment lacks Python modules the xtask needs: {missing}"),
+        hint,
+    )
+    .into())
+}
+
+/// Runs one setup command, showing its output only when it fails.
+fn run_step(cmd: &mut Command, what: &str, hint: &str) -> anyhow::Result<()> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot start the command for {what}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let text = format!("{stdout}{stderr}");
+    let lines: Vec<&str> = text.lines().collect();
+    eprintln!("---- output ----");
+    for line in &lines[lines.len().saturating_sub(30)..] {
+        eprintln!("{line}");
+    }
+    eprintln!("----------------");
+    Err(UserError::setup(format!("{what} failed ({})", out.status), hint).into())
+}

@@ -1,0 +1,198 @@
+//! Real runs: reports, summaries, crashed workers, and the bundled suite.
+
+use crate::support::{heavy, repo_root, xtask_bin, Test};
+
+fn junit_outcomes(path: &std::path::Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = Vec::new();
+    for case in text.split("<testcase").skip(1) {
+        let attr = |name: &str| {
+            let start = case
+                .find(&format!(" {name}=\""))
+                .map(|i| i + name.len() + 3)
+                .unwrap();
+            case[start..].split('"').next().unwrap().to_string()
+        };
+        let head = case.split("</testcase>").next().unwrap();
+        let outcome = if head.contains("<failure") {
+            "failed"
+        } else if head.contains("<error") {
+            "error"
+        } else if head.contains("<skipped") {
+            "skipped"
+        } else {
+            "passed"
+        };
+        out.push((
+            format!("{}::{}", attr("classname"), attr("name")),
+            outcome.to_string(),
+        ));
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_run_writes_reports_and_a_summary() {
+    let test = Test::fixture("basic").args(["pytest"]);
+    let run = test.run();
+    run.status(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("tests:     14 run of 14 collected: 13 passed, 0 failed, 1 skipped"),
+        "{out}"
+    );
+    assert!(out.contains("slowest:"));
+    assert!(out.contains("reproduce: PYTHONHASHSEED=0 "), "{out}");
+    assert!(out.contains("--junitxml=reports/junit.xml"), "{out}");
+    let outcomes = junit_outcomes(&test.path().join("reports/junit.xml"));
+    assert_eq!(outcomes.len(), 14);
+    let log = test.read("reports/pytest-log.jsonl");
+    assert!(log
+        .lines()
+        .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    assert!(!test.path().join("reports/.partial").exists());
+}
+
+#[test]
+fn a_worker_killed_mid_test_fails_that_test_and_the_run_continues() {
+    let test = Test::fixture("crash").args(["pytest-parallel", "--workers", "2", "--dist", "load"]);
+    let run = test.run();
+    run.status(1);
+    let out = run.stdout();
+    assert!(
+        out.contains("CRASHED tests/test_crash.py::test_kills_its_process"),
+        "{out}"
+    );
+    let outcomes = junit_outcomes(&test.path().join("reports/junit.xml"));
+    let find = |name: &str| {
+        outcomes
+            .iter()
+            .find(|(id, _)| id.ends_with(name))
+            .map(|(_, o)| o.as_str())
+    };
+    // pytest's junit plugin files a crash (xdist's `???` phase) as an <error>.
+    assert!(
+        matches!(find("test_kills_its_process"), Some("failed" | "error")),
+        "{outcomes:?}"
+    );
+    assert_eq!(find("test_after"), Some("passed"), "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|(_, o)| o == "passed").count(), 6);
+}
+
+#[test]
+fn a_crash_under_loadscope_explains_the_retries() {
+    let test =
+        Test::fixture("crash").args(["pytest-parallel", "--workers", "2", "--dist", "loadscope"]);
+    let run = test.run();
+    run.status(1);
+    let out = run.stdout();
+    assert!(
+        out.contains("`tests/test_crash.py::test_kills_its_process` crashed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("hands a crashed worker's whole scope to its replacement"),
+        "{out}"
+    );
+    // One test, counted once, however often xdist retried it.
+    assert!(out.contains("1 failed"), "{out}");
+}
+
+#[test]
+fn a_serial_run_killed_mid_test_names_the_test() {
+    let test = Test::fixture("crash").args(["pytest"]);
+    let run = test.run();
+    run.status(1);
+    let out = run.stdout();
+    assert!(
+        out.contains("pytest died while running: tests/test_crash.py::test_kills_its_process"),
+        "{out}"
+    );
+    assert!(
+        out.contains("junit.xml was rebuilt from the report log"),
+        "{out}"
+    );
+    let outcomes = junit_outcomes(&test.path().join("reports/junit.xml"));
+    assert!(
+        outcomes
+            .iter()
+            .any(|(id, o)| id.ends_with("test_kills_its_process") && o == "failed"),
+        "{outcomes:?}"
+    );
+}
+
+#[test]
+fn failing_tests_exit_1_and_are_listed() {
+    let test = Test::fixture("basic")
+        .write(
+            "tests/test_fail.py",
+            "def test_fails():\n    assert 1 == 2, 'one is not two'\n",
+        )
+        .args(["pytest"]);
+    let run = test.run();
+    run.status(1);
+    let out = run.stdout();
+    assert!(
+        out.contains("FAILED tests/test_fail.py::test_fails"),
+        "{out}"
+    );
+    assert!(out.contains("one is not two"), "{out}");
+    assert!(out.contains("1 test(s) failed (exit 1)"), "{out}");
+}
+
+#[test]
+fn no_tests_exits_5() {
+    let test = Test::fixture("basic").args(["pytest", "--", "-k", "no_such_test_name"]);
+    test.run().status(5);
+}
+
+#[test]
+fn import_error_is_a_collection_error() {
+    let test = Test::fixture("basic")
+        .write("tests/test_broken.py", "import no_such_module_here\n")
+        .args(["pytest"]);
+    let run = test.run();
+    run.status(1);
+    assert!(
+        run.stdout()
+            .contains("COLLECTION ERROR tests/test_broken.py"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn bad_pytest_arguments_are_a_usage_error() {
+    let test = Test::fixture("basic").args(["pytest", "--", "--no-such-pytest-option"]);
+    test.run().status(2);
+}
+
+/// The bundled suite passes serially and in parallel, with identical per-test outcomes.
+#[test]
+fn bundled_suite_serial_and_parallel_agree() {
+    let _guard = heavy();
+    let reports = tempfile::tempdir().unwrap();
+    let mut outcomes = Vec::new();
+    for (task, workers) in [("pytest", "1"), ("pytest-parallel", "2")] {
+        let out = std::process::Command::new(xtask_bin())
+            .args(["--no-progress", task])
+            .env("PYTEST_WORKERS", workers)
+            .env_remove("PYTHONHASHSEED")
+            .current_dir(repo_root())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{task}:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let junit = reports.path().join(format!("{task}.xml"));
+        std::fs::copy(repo_root().join("reports/junit.xml"), &junit).unwrap();
+        outcomes.push(junit_outcomes(&junit));
+    }
+    assert!(outcomes[0].len() >= 150, "{} tests", outcomes[0].len());
+    assert_eq!(outcomes[0], outcomes[1]);
+}
