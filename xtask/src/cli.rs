@@ -63,6 +63,12 @@ pub enum Command {
     Pytest(tasks::pytest::Args),
     /// Run the tests in parallel with pytest-xdist (parallel.workers, default auto).
     PytestParallel(tasks::pytest::Args),
+    /// Combine the coverage data files in the reports directory and report them.
+    Coverage(tasks::coverage::Args),
+    /// Re-render reports/ci_timings.md from the run history (or print it as JSON).
+    Timings(tasks::timings::Args),
+    /// Run serially and in parallel, and prove both give identical outcomes and coverage.
+    Verify(tasks::verify::Args),
     /// Measure the xtask's overhead against bare pytest, side by side.
     Bench(tasks::bench::Args),
 }

@@ -15,6 +15,8 @@ pub struct Ctx {
     pub root: PathBuf,
     /// Show an interactive progress bar (a terminal, not CI, not disabled).
     pub progress: bool,
+    /// Running under GitHub Actions (log groups, annotations, job summary).
+    pub github_actions: bool,
 }
 
 /// The repository this xtask crate lives in.
@@ -60,6 +62,7 @@ impl Ctx {
         Ok(Ctx {
             root,
             progress: stderr_tty && !ci && !global.no_progress && !env_flag("XTASK_NO_PROGRESS"),
+            github_actions: env_flag("GITHUB_ACTIONS"),
         })
     }
 }

@@ -6,6 +6,7 @@
 
 mod cli;
 mod config;
+mod coverage;
 mod ctx;
 mod error;
 mod exit;
@@ -13,6 +14,7 @@ mod fsx;
 mod junit;
 mod python;
 mod report;
+mod run;
 mod signals;
 mod tasks;
 mod workers;
@@ -43,6 +45,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::PytestParallel(args) => {
             tasks::pytest::run(&args, &ctx, workers::Task::PytestParallel)
         }
+        Command::Coverage(args) => tasks::coverage::run(&args, &ctx),
+        Command::Timings(args) => tasks::timings::run(&args, &ctx),
+        Command::Verify(args) => tasks::verify::run(&args, &ctx),
         Command::Bench(args) => tasks::bench::run(&args, &ctx),
     }
 }

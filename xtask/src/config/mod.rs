@@ -2,7 +2,8 @@
 
 mod load;
 mod model;
-mod setting;
+pub mod setting;
+mod timings;
 mod validate;
 
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::path::Path;
 use anyhow::Context;
 
 pub use model::{Config, Dist, Parallel, WorkersSetting};
+pub use timings::Timings;
 pub use validate::MAX_WORKERS;
 
 use crate::error::UserError;

@@ -22,6 +22,7 @@ pub struct Config {
     pub coverage: Coverage,
     pub reports: Reports,
     pub pytest: Pytest,
+    pub timings: super::Timings,
 }
 
 /// `[project]`: where the code and its tests are, and which Python runs them.
@@ -169,14 +170,24 @@ impl fmt::Display for Dist {
     }
 }
 
-/// `[coverage]`: coverage.py settings.
+/// `[coverage]`: coverage.py settings, passed to it through a generated rcfile.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Coverage {
+    /// Measure every run (also: `--cov` for one run).
     pub enabled: bool,
     /// Minimum total coverage in percent, evaluated on the merged data.
     pub fail_under: Setting<Option<f64>>,
+    /// Measure branch coverage too.
     pub branch: bool,
+    /// Decimal places in reports and in the threshold check.
+    pub precision: u8,
+    /// File patterns left out of measurement.
+    pub omit: Vec<String>,
+    /// Extra regexes for lines to exclude (coverage.py `exclude_also`).
+    pub exclude_also: Vec<String>,
+    /// coverage.py `dynamic_context`; refused in parallel runs.
+    pub dynamic_context: Setting<Option<String>>,
 }
 
 impl Default for Coverage {
@@ -185,6 +196,10 @@ impl Default for Coverage {
             enabled: false,
             fail_under: Setting::new(None),
             branch: false,
+            precision: 2,
+            omit: Vec::new(),
+            exclude_also: Vec::new(),
+            dynamic_context: Setting::new(None),
         }
     }
 }

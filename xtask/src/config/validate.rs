@@ -39,6 +39,48 @@ pub fn validate(config: &Config, root: &Path, path: &Path, source: &str) -> Resu
         }
     }
 
+    if config.coverage.precision > 6 {
+        return Err(config_error(
+            path,
+            source,
+            find_key(source, "precision"),
+            format!(
+                "`coverage.precision = {}` is out of range",
+                config.coverage.precision
+            ),
+            Some("use 0 to 6 decimal places".into()),
+        ));
+    }
+    if let Some(context) = config.coverage.dynamic_context.value.as_deref() {
+        if context != "test_function" && context != "none" {
+            return Err(err(
+                config.coverage.dynamic_context.span.clone(),
+                format!("unknown `coverage.dynamic-context = \"{context}\"`"),
+                Some("accepted: \"test_function\" (serial runs only) or \"none\"".into()),
+            ));
+        }
+    }
+
+    let regression = &config.timings.regression;
+    if !(regression.value > 0.0 && regression.value <= 10.0) {
+        return Err(err(
+            regression.span.clone(),
+            format!(
+                "`timings.regression = {}` is out of range",
+                regression.value
+            ),
+            Some("use a fraction above 0, e.g. 0.25 for 25% slower".into()),
+        ));
+    }
+    let trend = &config.timings.trend;
+    if !(2..=1000).contains(&trend.value) {
+        return Err(err(
+            trend.span.clone(),
+            format!("`timings.trend = {}` is out of range", trend.value),
+            Some("use a number of runs from 2 to 1000".into()),
+        ));
+    }
+
     if config.project.test_paths.value.is_empty() {
         return Err(err(
             config.project.test_paths.span.clone(),

@@ -26,7 +26,11 @@ pub struct ReportPaths {
 
 impl ReportPaths {
     pub fn new(root: &Path, config: &Config) -> ReportPaths {
-        let dir = root.join(&config.reports.dir.value);
+        ReportPaths::in_dir(root.join(&config.reports.dir.value))
+    }
+
+    /// Report paths inside `dir` (e.g. one per run of `verify`).
+    pub fn in_dir(dir: PathBuf) -> ReportPaths {
         ReportPaths {
             partial: dir.join(".partial"),
             junit: dir.join("junit.xml"),
@@ -53,6 +57,8 @@ pub struct Spec<'a> {
     pub hash_seed: Option<String>,
     /// Arguments after `--`, passed through unchanged, last.
     pub extra: &'a [String],
+    /// Run under coverage.py with this generated rcfile.
+    pub coverage_rc: Option<&'a Path>,
 }
 
 /// A ready-to-run pytest command.
@@ -69,7 +75,16 @@ pub struct Invocation {
 /// Builds the pytest command for `spec`, run from `root` with `python`.
 pub fn build(python: &Path, root: &Path, spec: &Spec) -> Invocation {
     let rel = |p: &Path| relative(p, root).to_string_lossy().into_owned();
-    let mut args: Vec<String> = vec!["-m".into(), "pytest".into()];
+    let mut args: Vec<String> = Vec::new();
+    if let Some(rc) = spec.coverage_rc {
+        args.extend([
+            "-m".into(),
+            "coverage".into(),
+            "run".into(),
+            format!("--rcfile={}", rel(rc)),
+        ]);
+    }
+    args.extend(["-m".into(), "pytest".into()]);
     match spec.workers {
         Workers::Serial { .. } => args.extend(["-p".into(), "no:xdist".into()]),
         Workers::Parallel { n, .. } => {
@@ -174,6 +189,7 @@ mod tests {
             paths,
             hash_seed: Some("0".into()),
             extra,
+            coverage_rc: None,
         }
     }
 
@@ -206,5 +222,12 @@ mod tests {
         assert!(inv.args.contains(&"--numprocesses=3".to_string()));
         assert!(inv.args.contains(&"--dist=loadscope".to_string()));
         assert!(inv.display().ends_with("-k 'name with space'"));
+        let rc = Path::new("/p/reports/coveragerc");
+        let spec = Spec {
+            coverage_rc: Some(rc),
+            ..spec_for(&config, &parallel, &paths, &extra)
+        };
+        let inv = build(Path::new("/p/.venv/bin/python"), root, &spec);
+        assert!(inv.display().contains(".venv/bin/python -m coverage run --rcfile=reports/coveragerc -m pytest --numprocesses=3"));
     }
 }

@@ -1,8 +1,10 @@
 //! Consumers of run events: the per-test aggregate ([`RunState`]), the
 //! progress display, and the final summary. None of them runs pytest.
 
+pub mod history;
 pub mod progress;
 pub mod summary;
+pub mod timings;
 
 use std::collections::HashMap;
 

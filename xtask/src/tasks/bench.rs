@@ -28,11 +28,19 @@ pub enum Bench {
         #[arg(long, default_value_t = 2)]
         workers: u16,
     },
+    /// Time to render ci_timings.md from a generated history of RUNS runs and a JUnit file of TESTS tests.
+    Timings {
+        #[arg(long, default_value_t = 10_000)]
+        runs: usize,
+        #[arg(long, default_value_t = 100_000)]
+        tests: usize,
+    },
 }
 
 pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     match &args.which {
         Bench::Overhead { runs, workers } => overhead(ctx, *runs, *workers),
+        Bench::Timings { runs, tests } => timings_render(*runs, *tests),
     }
 }
 
@@ -126,6 +134,95 @@ fn overhead(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
     println!(
         "ratio xtask/bare: {:.3} (target <= 1.03)",
         m_ours / m_theirs
+    );
+    Ok(ExitCode::Ok)
+}
+
+/// Generates a history and a JUnit file, then times reading both and
+/// rendering the report (what `cargo xtask timings` does).
+fn timings_render(runs: usize, tests: usize) -> anyhow::Result<ExitCode> {
+    use crate::report::history::{self, RunRecord, WorkerUse};
+    use crate::report::timings::{self, TimingsInput};
+    use std::fmt::Write as _;
+
+    let dir = tempfile::tempdir()?;
+    let history_path = dir.path().join("ci_timings.jsonl");
+    let junit_path = dir.path().join("junit.xml");
+    let mut lines = String::new();
+    for i in 0..runs {
+        let record = RunRecord {
+            schema: history::SCHEMA,
+            kind: "run".into(),
+            timestamp: format!("2026-01-01T00:{:02}:{:02}Z", (i / 60) % 60, i % 60),
+            commit: Some(format!("{i:012x}")),
+            branch: Some("main".into()),
+            task: "pytest-parallel".into(),
+            engine: "xdist".into(),
+            workers: if i % 10 == 0 { 1 } else { 2 },
+            dist: Some("loadscope".into()),
+            selection: "bench".into(),
+            tests,
+            outcomes: [("passed".to_string(), tests)].into_iter().collect(),
+            phases: vec![
+                ("setup".into(), 0.1),
+                ("collection".into(), 2.0),
+                ("tests".into(), 30.0 + (i % 7) as f64),
+                ("coverage".into(), 1.0),
+                ("reports".into(), 0.2),
+            ],
+            wall: 34.0 + (i % 7) as f64,
+            coverage: Some(90.0 + (i % 5) as f64),
+            efficiency: Some(0.8),
+            worker_use: vec![
+                WorkerUse {
+                    id: "gw0".into(),
+                    tests: tests / 2,
+                    busy: 14.0,
+                    idle_tail: 0.5,
+                },
+                WorkerUse {
+                    id: "gw1".into(),
+                    tests: tests / 2,
+                    busy: 13.0,
+                    idle_tail: 1.0,
+                },
+            ],
+            exit: 0,
+            extra: Default::default(),
+        };
+        lines.push_str(&serde_json::to_string(&record)?);
+        lines.push('\n');
+    }
+    std::fs::write(&history_path, lines)?;
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><testsuites><testsuite name=\"pytest\" tests=\"0\">\n");
+    for i in 0..tests {
+        let _ = writeln!(xml, "<testcase classname=\"tests.test_mod{}\" name=\"test_case_{i}[param-{}]\" time=\"{:.3}\" />", i % 500, i % 13, (i % 997) as f64 / 100.0);
+    }
+    xml.push_str("</testsuite></testsuites>\n");
+    std::fs::write(&junit_path, xml)?;
+
+    let mut samples = Vec::new();
+    let mut size = 0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let history = history::read(&history_path)?;
+        let cases = crate::junit::read(&junit_path)?;
+        let text = timings::render(&TimingsInput {
+            records: &history.records,
+            cases: &cases,
+            trend: 20,
+            regression: 0.25,
+            warnings: &history.warnings,
+        });
+        size = text.len();
+        samples.push(started.elapsed().as_secs_f64());
+    }
+    println!(
+        "timings: history of {runs} runs, JUnit file of {tests} tests, report of {size} bytes"
+    );
+    println!(
+        "render time: median {:.3}s of 3 (target < 1 s)",
+        median(&samples)
     );
     Ok(ExitCode::Ok)
 }

@@ -3,9 +3,11 @@
 
 mod cli;
 mod config_errors;
+mod coverage;
 mod init;
 mod interrupt;
 mod pytest;
 mod setup;
 mod support;
+mod timings;
 mod workers;

@@ -195,4 +195,15 @@ fn bundled_suite_serial_and_parallel_agree() {
     }
     assert!(outcomes[0].len() >= 150, "{} tests", outcomes[0].len());
     assert_eq!(outcomes[0], outcomes[1]);
+    // Both runs are in the trend, with a speedup figure and worker utilization.
+    let md = std::fs::read_to_string(repo_root().join("reports/ci_timings.md")).unwrap();
+    assert!(
+        md.contains("**Speedup** against the serial baseline"),
+        "{md}"
+    );
+    assert!(
+        md.contains("## Worker utilization") && md.contains("| gw1 |"),
+        "{md}"
+    );
+    assert!(md.contains("| phase | seconds | share |"), "{md}");
 }

@@ -1,0 +1,543 @@
+//! Where the time went: per-phase timings, worker utilization, the slowest
+//! tests and scopes, the trend across runs, and `reports/ci_timings.md`.
+//!
+//! Rendering is a pure function of the history and the last run's JUnit
+//! cases, so `cargo xtask timings` can re-render it at any time.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::junit::TestCase;
+
+use super::history::{RunRecord, WorkerUse};
+use super::RunState;
+
+/// The stable prefix of the one-line JSON log of each phase.
+pub const PHASE_PREFIX: &str = "xtask-phase";
+
+/// Logs one finished phase as a greppable line (stderr).
+pub fn log_phase(name: &str, seconds: f64, workers: u16, tests: usize) {
+    let line = serde_json::json!({"phase": name, "seconds": (seconds * 1000.0).round() / 1000.0, "workers": workers, "tests": tests});
+    eprintln!("{PHASE_PREFIX} {line}");
+}
+
+/// Opens a foldable log group under GitHub Actions.
+pub fn group_start(github_actions: bool, name: &str) {
+    if github_actions {
+        eprintln!("::group::{name}");
+    }
+}
+
+pub fn group_end(github_actions: bool) {
+    if github_actions {
+        eprintln!("::endgroup::");
+    }
+}
+
+/// Per-worker busy time and the run's efficiency, from the report log's
+/// start/stop stamps: efficiency = test time / (workers × execution wall).
+pub fn utilization(state: &RunState, workers: u16) -> (Option<f64>, Vec<WorkerUse>) {
+    let mut per: BTreeMap<String, (usize, f64, f64, f64)> = BTreeMap::new();
+    let (mut first, mut last) = (f64::INFINITY, f64::NEG_INFINITY);
+    for t in state.tests.iter().filter(|t| t.done) {
+        let (Some(start), Some(stop)) = (t.start, t.stop) else {
+            continue;
+        };
+        first = first.min(start);
+        last = last.max(stop);
+        let entry = per
+            .entry(t.worker.clone().unwrap_or_else(|| "main".into()))
+            .or_insert((0, 0.0, f64::INFINITY, f64::NEG_INFINITY));
+        entry.0 += 1;
+        entry.1 += t.duration;
+        entry.2 = entry.2.min(start);
+        entry.3 = entry.3.max(stop);
+    }
+    if per.is_empty() || last <= first {
+        return (None, Vec::new());
+    }
+    // Workers that ran nothing are the most telling rows.
+    if workers > 1 {
+        for i in 0..workers {
+            per.entry(format!("gw{i}")).or_insert((0, 0.0, last, last));
+        }
+    }
+    let wall = last - first;
+    let busy: f64 = per.values().map(|v| v.1).sum();
+    let uses = per
+        .into_iter()
+        .map(|(id, (tests, busy, _, stop))| WorkerUse {
+            id,
+            tests,
+            busy,
+            idle_tail: (last - stop).max(0.0),
+        })
+        .collect();
+    (
+        Some((busy / (f64::from(workers.max(1)) * wall)).min(1.0)),
+        uses,
+    )
+}
+
+/// Everything the report shows.
+pub struct TimingsInput<'a> {
+    /// The history, oldest first; the last record is the run reported on.
+    pub records: &'a [RunRecord],
+    /// The last run's test cases (for the slowest tests and scopes).
+    pub cases: &'a [TestCase],
+    pub trend: usize,
+    pub regression: f64,
+    pub warnings: &'a [String],
+}
+
+/// The serial run a parallel one is compared with: the latest serial run
+/// with the same selection.
+pub fn baseline<'a>(records: &'a [RunRecord], current: &RunRecord) -> Option<&'a RunRecord> {
+    records
+        .iter()
+        .rev()
+        .filter(|r| !std::ptr::eq(*r, current))
+        .find(|r| {
+            r.kind == "run" && r.workers <= 1 && r.selection == current.selection && r.exit == 0
+        })
+}
+
+/// `Some((median, ratio))` when the run's execution phase is more than
+/// `regression` slower than the median of the comparable runs before it.
+pub fn regression(
+    records: &[RunRecord],
+    current: &RunRecord,
+    trend: usize,
+    limit: f64,
+) -> Option<(f64, f64)> {
+    let mut previous: Vec<f64> = records
+        .iter()
+        .filter(|r| {
+            !std::ptr::eq(*r, current)
+                && r.kind == "run"
+                && r.workers == current.workers
+                && r.selection == current.selection
+                && r.exit == 0
+        })
+        .rev()
+        .take(trend)
+        .map(RunRecord::execution)
+        .collect();
+    if previous.len() < 3 {
+        return None;
+    }
+    previous.sort_by(f64::total_cmp);
+    let median = previous[previous.len() / 2];
+    let ratio = current.execution() / median;
+    (median > 0.0 && ratio > 1.0 + limit).then_some((median, ratio))
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize, suffix: &str) -> String {
+    v.map_or("—".to_string(), |v| format!("{v:.digits$}{suffix}"))
+}
+
+/// Renders `reports/ci_timings.md`.
+pub fn render(input: &TimingsInput) -> String {
+    let mut out = String::from("# Test timings\n\n");
+    let Some(current) = input.records.last() else {
+        out.push_str(
+            "No runs recorded yet: run `cargo xtask pytest` or `cargo xtask pytest-parallel`.\n",
+        );
+        for w in input.warnings {
+            let _ = writeln!(out, "\n> warning: {w}");
+        }
+        return out;
+    };
+    let outcomes: Vec<String> = current
+        .outcomes
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    let workers = if current.workers <= 1 {
+        "serial".to_string()
+    } else {
+        format!(
+            "{} workers (`{}`)",
+            current.workers,
+            current.dist.as_deref().unwrap_or("?")
+        )
+    };
+    let _ = writeln!(
+        out,
+        "Run {} · commit `{}` on `{}` · `{}` · engine `{}` · {workers} · {} tests: {}\n",
+        if current.timestamp.is_empty() {
+            "—"
+        } else {
+            &current.timestamp
+        },
+        current.commit.as_deref().unwrap_or("—"),
+        current.branch.as_deref().unwrap_or("—"),
+        if current.task.is_empty() {
+            "—"
+        } else {
+            &current.task
+        },
+        if current.engine.is_empty() {
+            "—"
+        } else {
+            &current.engine
+        },
+        current.tests,
+        if outcomes.is_empty() {
+            "—".to_string()
+        } else {
+            outcomes.join(", ")
+        },
+    );
+    for w in input.warnings {
+        let _ = writeln!(out, "> warning: {w}\n");
+    }
+    if let Some((median, ratio)) = regression(input.records, current, input.trend, input.regression)
+    {
+        let _ = writeln!(
+            out,
+            "> **Regression:** the execution phase took {:.1} s, {:.0}% slower than the median {median:.1} s of the last comparable runs (alert above {:.0}%).\n",
+            current.execution(),
+            (ratio - 1.0) * 100.0,
+            input.regression * 100.0
+        );
+    }
+    if let Some(alert) = current.extra.get("flaky_alert").and_then(|v| v.as_str()) {
+        let _ = writeln!(out, "> **Flakiness:** {alert}\n");
+    }
+
+    out.push_str("## Phases\n\n| phase | seconds | share |\n|---|---:|---:|\n");
+    let total: f64 = current.phases.iter().fold(0.0, |acc, (_, s)| acc + s);
+    for (name, seconds) in &current.phases {
+        let share = if current.wall > 0.0 {
+            seconds / current.wall * 100.0
+        } else {
+            0.0
+        };
+        let _ = writeln!(out, "| {name} | {seconds:.2} | {share:.0}% |");
+    }
+    let _ = writeln!(
+        out,
+        "| **wall time** | **{:.2}** | phases add up to {:.2} |\n",
+        current.wall, total
+    );
+
+    match baseline(input.records, current) {
+        _ if current.workers <= 1 => out.push_str("This is a serial run: it is the baseline later parallel runs are compared with.\n\n"),
+        Some(base) => {
+            let _ = writeln!(
+                out,
+                "**Speedup** against the serial baseline ({}, {:.1} s): ×{:.2} wall time, ×{:.2} execution.\n",
+                if base.timestamp.is_empty() { "—" } else { &base.timestamp },
+                base.wall,
+                base.wall / current.wall.max(1e-9),
+                base.execution() / current.execution().max(1e-9)
+            );
+        }
+        None => out.push_str(
+            "No serial baseline with the same selection in the history yet: run `PYTEST_WORKERS=1 cargo xtask pytest` once to get a speedup figure.\n\n",
+        ),
+    }
+
+    out.push_str("## Worker utilization\n\n");
+    if current.worker_use.is_empty() {
+        out.push_str("No per-test timestamps in this run's report log.\n\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "Efficiency {} (test time ÷ workers × execution wall time).\n",
+            fmt_opt(current.efficiency.map(|e| e * 100.0), 0, "%")
+        );
+        out.push_str("| worker | tests | busy s | idle tail s |\n|---|---:|---:|---:|\n");
+        for w in &current.worker_use {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {:.2} |",
+                w.id, w.tests, w.busy, w.idle_tail
+            );
+        }
+        out.push('\n');
+    }
+
+    let mut cases: Vec<&TestCase> = input.cases.iter().collect();
+    if !cases.is_empty() {
+        cases.sort_by(|a, b| b.duration.total_cmp(&a.duration));
+        out.push_str("## Slowest tests\n\n| seconds | test |\n|---:|---|\n");
+        for c in cases.iter().take(10) {
+            let _ = writeln!(out, "| {:.2} | `{}::{}` |", c.duration, c.classname, c.name);
+        }
+        let mut scopes: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
+        for c in input.cases {
+            let e = scopes.entry(c.classname.as_str()).or_default();
+            e.0 += c.duration;
+            e.1 += 1;
+        }
+        let mut scopes: Vec<_> = scopes.into_iter().collect();
+        scopes.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0).then_with(|| a.0.cmp(b.0)));
+        out.push_str("\n## Slowest scopes\n\n| seconds | tests | scope |\n|---:|---:|---|\n");
+        for (scope, (seconds, n)) in scopes.iter().take(5) {
+            let _ = writeln!(out, "| {seconds:.2} | {n} | `{scope}` |");
+        }
+        out.push('\n');
+    }
+
+    let runs: Vec<&RunRecord> = input.records.iter().filter(|r| r.kind == "run").collect();
+    let shown = &runs[runs.len().saturating_sub(input.trend)..];
+    let _ = writeln!(
+        out,
+        "## Trend\n\nThe last {} of {} runs in the history.\n",
+        shown.len(),
+        runs.len()
+    );
+    out.push_str("| # | when | commit | task | workers | tests | failed | wall s | execution s | coverage |\n|---:|---|---|---|---:|---:|---:|---:|---:|---:|\n");
+    for (i, r) in shown.iter().enumerate() {
+        let failed = r.outcomes.get("failed").copied().unwrap_or(0)
+            + r.outcomes.get("errors").copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {failed} | {:.1} | {:.1} | {} |",
+            i + 1,
+            if r.timestamp.is_empty() {
+                "—"
+            } else {
+                &r.timestamp
+            },
+            r.commit.as_deref().unwrap_or("—"),
+            if r.task.is_empty() { "—" } else { &r.task },
+            r.workers,
+            r.tests,
+            r.wall,
+            r.execution(),
+            fmt_opt(r.coverage, 2, "%"),
+        );
+    }
+    if shown.len() >= 2 {
+        let labels: Vec<String> = (1..=shown.len()).map(|i| format!("\"{i}\"")).collect();
+        let walls: Vec<String> = shown.iter().map(|r| format!("{:.1}", r.wall)).collect();
+        let execs: Vec<String> = shown
+            .iter()
+            .map(|r| format!("{:.1}", r.execution()))
+            .collect();
+        let max = shown
+            .iter()
+            .map(|r| r.wall)
+            .fold(0.0, f64::max)
+            .ceil()
+            .max(1.0);
+        let _ = writeln!(
+            out,
+            "\n```mermaid\nxychart-beta\n    title \"Wall time (bars) and execution phase (line), seconds\"\n    x-axis [{}]\n    y-axis \"seconds\" 0 --> {max}\n    bar [{}]\n    line [{}]\n```",
+            labels.join(", "),
+            walls.join(", "),
+            execs.join(", ")
+        );
+        let covs: Vec<f64> = shown.iter().filter_map(|r| r.coverage).collect();
+        if covs.len() >= 2 {
+            let min = covs.iter().copied().fold(100.0, f64::min).floor();
+            let _ = writeln!(
+                out,
+                "\n```mermaid\nxychart-beta\n    title \"Merged coverage, percent\"\n    x-axis [{}]\n    y-axis \"percent\" {min} --> 100\n    line [{}]\n```",
+                (1..=covs.len()).map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", "),
+                covs.iter().map(|c| format!("{c:.2}")).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Outcome;
+
+    fn record(
+        task: &str,
+        workers: u16,
+        wall: f64,
+        execution: f64,
+        coverage: Option<f64>,
+        when: &str,
+    ) -> RunRecord {
+        RunRecord {
+            schema: 1,
+            kind: "run".into(),
+            timestamp: when.into(),
+            commit: Some("0123456789ab".into()),
+            branch: Some("main".into()),
+            task: task.into(),
+            engine: if workers > 1 {
+                "xdist".into()
+            } else {
+                "serial".into()
+            },
+            workers,
+            dist: (workers > 1).then(|| "loadscope".into()),
+            selection: "sel".into(),
+            tests: 3,
+            outcomes: [("passed".to_string(), 3), ("failed".to_string(), 0)]
+                .into_iter()
+                .collect(),
+            phases: vec![
+                ("setup".into(), 0.1),
+                ("collection".into(), 1.0),
+                ("tests".into(), execution),
+                ("coverage".into(), 0.5),
+                ("reports".into(), 0.05),
+            ],
+            wall,
+            coverage,
+            efficiency: (workers > 1).then_some(0.8),
+            worker_use: if workers > 1 {
+                vec![
+                    WorkerUse {
+                        id: "gw0".into(),
+                        tests: 2,
+                        busy: 5.0,
+                        idle_tail: 0.5,
+                    },
+                    WorkerUse {
+                        id: "gw1".into(),
+                        tests: 1,
+                        busy: 4.0,
+                        idle_tail: 1.5,
+                    },
+                ]
+            } else {
+                Vec::new()
+            },
+            exit: 0,
+            extra: Default::default(),
+        }
+    }
+
+    fn cases() -> Vec<TestCase> {
+        [
+            ("tests.test_a", "test_slow", 4.0),
+            ("tests.test_a", "test_fast", 0.1),
+            ("tests.test_b.TestX", "test_mid", 2.0),
+        ]
+        .into_iter()
+        .map(|(c, n, d)| TestCase {
+            classname: c.into(),
+            name: n.into(),
+            outcome: Outcome::Passed,
+            duration: d,
+        })
+        .collect()
+    }
+
+    #[test]
+    fn report_with_baseline_trend_and_utilization() {
+        let records = vec![
+            record("pytest", 1, 12.0, 10.0, Some(91.5), "2026-01-01T10:00:00Z"),
+            record(
+                "pytest-parallel",
+                2,
+                8.0,
+                6.5,
+                Some(91.5),
+                "2026-01-01T10:05:00Z",
+            ),
+            record(
+                "pytest-parallel",
+                2,
+                7.8,
+                6.4,
+                Some(92.0),
+                "2026-01-01T10:10:00Z",
+            ),
+        ];
+        let text = render(&TimingsInput {
+            records: &records,
+            cases: &cases(),
+            trend: 20,
+            regression: 0.25,
+            warnings: &[],
+        });
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn regression_alert_against_the_median() {
+        let mut records: Vec<RunRecord> = (0..5)
+            .map(|i| {
+                record(
+                    "pytest-parallel",
+                    2,
+                    8.0,
+                    6.0 + f64::from(i) * 0.1,
+                    None,
+                    "t",
+                )
+            })
+            .collect();
+        records.push(record(
+            "pytest-parallel",
+            2,
+            12.0,
+            9.0,
+            None,
+            "2026-01-02T00:00:00Z",
+        ));
+        let text = render(&TimingsInput {
+            records: &records,
+            cases: &[],
+            trend: 20,
+            regression: 0.25,
+            warnings: &[],
+        });
+        assert!(text.contains("> **Regression:** the execution phase took 9.0 s, 45% slower than the median 6.2 s"), "{text}");
+        let calm = render(&TimingsInput {
+            records: &records[..5],
+            cases: &[],
+            trend: 20,
+            regression: 0.25,
+            warnings: &[],
+        });
+        assert!(!calm.contains("Regression"));
+    }
+
+    #[test]
+    fn empty_and_damaged_histories_render_with_warnings() {
+        let empty = render(&TimingsInput {
+            records: &[],
+            cases: &[],
+            trend: 20,
+            regression: 0.25,
+            warnings: &[],
+        });
+        assert!(empty.contains("No runs recorded yet"));
+        let history = crate::report::history::parse(
+            "{\"task\":\"pytest\",\"workers\":1,\"wall\":3.0}\n{broken\n",
+            "reports/ci_timings.jsonl",
+        );
+        let text = render(&TimingsInput {
+            records: &history.records,
+            cases: &[],
+            trend: 20,
+            regression: 0.25,
+            warnings: &history.warnings,
+        });
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn utilization_counts_idle_workers() {
+        let mut state = RunState::default();
+        for (id, worker, start, stop) in [("a", "gw0", 100.0, 101.0), ("b", "gw0", 101.0, 103.0)] {
+            for (when, outcome) in [("call", "passed"), ("teardown", "passed")] {
+                let line = format!(
+                    "{{\"nodeid\":\"{id}\",\"when\":\"{when}\",\"outcome\":\"{outcome}\",\"duration\":{},\"start\":{start},\"stop\":{stop},\"worker_id\":\"{worker}\",\"$report_type\":\"TestReport\"}}",
+                    if when == "call" { stop - start } else { 0.0 }
+                );
+                state.apply(&crate::python::reportlog::parse_line(&line).unwrap());
+            }
+        }
+        let (efficiency, uses) = utilization(&state, 2);
+        assert_eq!(uses.len(), 2);
+        assert_eq!(uses[1].id, "gw1");
+        assert_eq!(uses[1].tests, 0);
+        assert!((efficiency.unwrap() - 0.5).abs() < 1e-9, "{efficiency:?}");
+    }
+}

@@ -1,0 +1,124 @@
+//! Per-phase timings, the history, ci_timings.md, and CI integration.
+
+use crate::support::Test;
+
+fn last_record(test: &Test) -> serde_json::Value {
+    let history = test.read("reports/ci_timings.jsonl");
+    serde_json::from_str(history.lines().last().unwrap()).unwrap()
+}
+
+#[test]
+fn phases_add_up_to_the_wall_time() {
+    let test = Test::fixture("covproj").write(
+        "testing.toml",
+        &crate::support::shared_config("[\"tests\"]", "")
+            .replace("[project]\n", "[project]\nsource = [\"calc\"]\n"),
+    );
+    for args in [
+        vec!["pytest", "--cov"],
+        vec!["pytest-parallel", "--workers", "2", "--cov"],
+    ] {
+        test.run_args(&args).status(0);
+        let record = last_record(&test);
+        let wall = record["wall"].as_f64().unwrap();
+        let sum: f64 = record["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[1].as_f64().unwrap())
+            .sum();
+        assert!(
+            (sum - wall).abs() <= wall * 0.05,
+            "{args:?}: phases {sum} vs wall {wall}: {record}"
+        );
+        let names: Vec<&str> = record["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[0].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["setup", "collection", "tests", "coverage", "reports"]
+        );
+        assert!(record["coverage"].as_f64().unwrap() > 50.0);
+    }
+    let md = test.read("reports/ci_timings.md");
+    assert!(md.contains("The last 2 of 2 runs in the history."), "{md}");
+    assert!(
+        md.contains("**Speedup** against the serial baseline"),
+        "{md}"
+    );
+    assert!(md.contains("| gw0 |") && md.contains("| gw1 |"), "{md}");
+}
+
+#[test]
+fn github_actions_gets_groups_phase_lines_and_a_job_summary() {
+    let test = Test::fixture("basic");
+    let summary = test.path().join("step-summary.md");
+    let test = test
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", summary.to_str().unwrap());
+    let run = test.run_args(&["pytest"]);
+    run.status(0);
+    let err = run.stderr();
+    assert!(
+        err.contains("::group::pytest: pytest") && err.contains("::endgroup::"),
+        "{err}"
+    );
+    let phase_lines: Vec<serde_json::Value> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("xtask-phase "))
+        .map(|json| serde_json::from_str(json).unwrap())
+        .collect();
+    assert_eq!(phase_lines.len(), 5, "{err}");
+    assert_eq!(phase_lines[2]["phase"], "tests");
+    assert_eq!(phase_lines[2]["workers"], 1);
+    assert_eq!(phase_lines[2]["tests"], 14);
+    assert!(std::fs::read_to_string(summary)
+        .unwrap()
+        .contains("# Test timings"));
+}
+
+#[test]
+fn timings_task_rerenders_and_survives_a_damaged_history() {
+    let test = Test::fixture("basic");
+    test.run_args(&["pytest"]).status(0);
+    // A truncated line, an empty line, and a line from an older schema.
+    let mut history = test.read("reports/ci_timings.jsonl");
+    history.push_str(
+        "{\"schema\":1,\"task\":\"pyt\n\n{\"task\":\"pytest\",\"workers\":1,\"wall\":2.5}\n",
+    );
+    std::fs::write(test.path().join("reports/ci_timings.jsonl"), &history).unwrap();
+    let run = test.run_args(&["timings", "--last", "5"]);
+    run.status(0);
+    assert!(
+        run.stderr()
+            .contains("reports/ci_timings.jsonl:2: skipped a corrupt or truncated line"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stdout()
+            .contains("The last 2 of 2 runs in the history."),
+        "{}",
+        run.stdout()
+    );
+    let json = test.run_args(&["timings", "--json"]);
+    json.status(0);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
+    assert_eq!(value["runs_in_history"], 2);
+    // Nothing was lost: the damaged file is kept as it was.
+    assert_eq!(test.read("reports/ci_timings.jsonl"), history);
+}
+
+#[test]
+fn timings_with_no_history_says_so() {
+    let run = Test::fixture("basic").run_args(&["timings"]);
+    run.status(0);
+    assert!(
+        run.stdout().contains("No runs recorded yet"),
+        "{}",
+        run.stdout()
+    );
+}
