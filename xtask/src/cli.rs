@@ -69,6 +69,12 @@ pub enum Command {
     Timings(tasks::timings::Args),
     /// Run serially and in parallel, and prove both give identical outcomes and coverage.
     Verify(tasks::verify::Args),
+    /// Print the shard plan for K CI jobs, or simulate K local workers, from recorded durations.
+    Plan(tasks::plan::Args),
+    /// Run only shard I of K (balanced by recorded durations; every job computes the same plan).
+    Shard(tasks::shard::Args),
+    /// Merge shards' reports: one JUnit, one coverage report and threshold, one timing entry.
+    Merge(tasks::merge::Args),
     /// Measure the xtask's overhead against bare pytest, side by side.
     Bench(tasks::bench::Args),
 }

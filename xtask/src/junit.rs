@@ -249,3 +249,104 @@ mod tests {
         );
     }
 }
+
+/// Merges several JUnit files into one suite, keeping every test case as
+/// pytest wrote it and summing the suite counters.
+pub fn merge(texts: &[String]) -> anyhow::Result<String> {
+    let mut cases: Vec<Vec<Event<'static>>> = Vec::new();
+    let (mut tests, mut failures, mut errors, mut skipped, mut time) =
+        (0u64, 0u64, 0u64, 0u64, 0f64);
+    for text in texts {
+        let mut reader = Reader::from_str(text);
+        let mut current: Option<Vec<Event<'static>>> = None;
+        let mut depth = 0usize;
+        loop {
+            let event = reader.read_event()?;
+            match &event {
+                Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"testsuite" => {
+                    let attr = |name: &str| -> f64 {
+                        e.try_get_attribute(name)
+                            .ok()
+                            .flatten()
+                            .and_then(|a| {
+                                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                    .ok()
+                                    .and_then(|v| v.parse().ok())
+                            })
+                            .unwrap_or(0.0)
+                    };
+                    tests += attr("tests") as u64;
+                    failures += attr("failures") as u64;
+                    errors += attr("errors") as u64;
+                    skipped += attr("skipped") as u64;
+                    time += attr("time");
+                }
+                Event::Start(e) if e.name().as_ref() == b"testcase" && current.is_none() => {
+                    current = Some(vec![event.clone().into_owned()]);
+                    depth = 1;
+                    continue;
+                }
+                Event::Empty(e) if e.name().as_ref() == b"testcase" && current.is_none() => {
+                    cases.push(vec![event.clone().into_owned()]);
+                    continue;
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+            if let Some(case) = current.as_mut() {
+                match &event {
+                    Event::Start(_) => depth += 1,
+                    Event::End(_) => depth -= 1,
+                    _ => {}
+                }
+                case.push(event.into_owned());
+                if depth == 0 {
+                    cases.extend(current.take());
+                }
+            }
+        }
+    }
+    let mut writer = Writer::new(Vec::new());
+    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
+    writer.write_event(Event::Start(BytesStart::new("testsuites")))?;
+    let mut suite = BytesStart::new("testsuite");
+    suite.push_attribute(("name", "pytest"));
+    suite.push_attribute(("errors", errors.to_string().as_str()));
+    suite.push_attribute(("failures", failures.to_string().as_str()));
+    suite.push_attribute(("skipped", skipped.to_string().as_str()));
+    suite.push_attribute(("tests", tests.to_string().as_str()));
+    suite.push_attribute(("time", format!("{time:.3}").as_str()));
+    writer.write_event(Event::Start(suite))?;
+    for case in cases {
+        for event in case {
+            writer.write_event(event)?;
+        }
+    }
+    writer.write_event(Event::End(BytesEnd::new("testsuite")))?;
+    writer.write_event(Event::End(BytesEnd::new("testsuites")))?;
+    let mut out = String::from_utf8(writer.into_inner())?;
+    out.push('\n');
+    Ok(out)
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    #[test]
+    fn merged_suites_keep_every_case_and_sum_counters() {
+        let a = r#"<?xml version="1.0"?><testsuites><testsuite name="pytest" errors="0" failures="1" skipped="0" tests="2" time="1.5"><testcase classname="t" name="a" time="1"><failure message="m">trace &amp; more</failure></testcase><testcase classname="t" name="b" time="0.5" /></testsuite></testsuites>"#;
+        let b = r#"<?xml version="1.0"?><testsuites><testsuite name="pytest" errors="0" failures="0" skipped="1" tests="1" time="2"><testcase classname="u" name="c" time="2"><skipped type="pytest.skip" message="s">s</skipped></testcase></testsuite></testsuites>"#;
+        let merged = merge(&[a.to_string(), b.to_string()]).unwrap();
+        let cases = parse(&merged).unwrap();
+        assert_eq!(cases.len(), 3);
+        assert_eq!(cases[0].outcome, Outcome::Failed);
+        assert_eq!(cases[2].outcome, Outcome::Skipped);
+        assert!(
+            merged.contains("tests=\"3\"")
+                && merged.contains("failures=\"1\"")
+                && merged.contains("skipped=\"1\"")
+        );
+        assert!(merged.contains("trace &amp; more"), "{merged}");
+    }
+}

@@ -8,10 +8,12 @@ mod cli;
 mod config;
 mod coverage;
 mod ctx;
+mod durations;
 mod error;
 mod exit;
 mod fsx;
 mod junit;
+mod plan;
 mod python;
 mod report;
 mod run;
@@ -48,6 +50,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Coverage(args) => tasks::coverage::run(&args, &ctx),
         Command::Timings(args) => tasks::timings::run(&args, &ctx),
         Command::Verify(args) => tasks::verify::run(&args, &ctx),
+        Command::Plan(args) => tasks::plan::run(&args, &ctx),
+        Command::Shard(args) => tasks::shard::run(&args, &ctx),
+        Command::Merge(args) => tasks::merge::run(&args, &ctx),
         Command::Bench(args) => tasks::bench::run(&args, &ctx),
     }
 }

@@ -10,9 +10,11 @@ use anyhow::Context;
 use crate::config::{Config, Dist};
 use crate::coverage::{self, CoveragePaths};
 use crate::ctx::Ctx;
+use crate::durations::{self, Durations};
 use crate::exit::ExitCode;
 use crate::fsx::{self, relative};
 use crate::junit;
+use crate::plan;
 use crate::python::argv::{self, Invocation, ReportPaths, Spec};
 use crate::python::child::{self, Finished, PytestExit, Streams};
 use crate::python::env::PythonEnv;
@@ -43,6 +45,10 @@ pub struct RunRequest {
     pub echo: bool,
     pub summary: SummaryMode,
     pub reports: ReportPaths,
+    /// Lines the summary adds (e.g. how the tests were ordered).
+    pub notes: Vec<String>,
+    /// Judge `coverage.fail-under` on this run's data (not for one shard of many).
+    pub threshold: bool,
 }
 
 /// What a run produced.
@@ -99,6 +105,7 @@ pub fn run_suite(
     let cov_paths = CoveragePaths::new(&paths.dir);
     let (_, seed_note) = hash_seed(config);
     let mut notes = vec![seed_note];
+    notes.extend(req.notes.iter().cloned());
     if env.installed {
         notes.push(format!("environment installed in {:.1}s", env.seconds));
     }
@@ -168,6 +175,32 @@ pub fn run_suite(
         incomplete = true;
     }
     let rebuilt = finalize_reports(paths, &state)?;
+    let durations_file = durations_path(ctx, config);
+    let (mut store, _) = Durations::load(&durations_file);
+    if req.workers.is_parallel() {
+        if let Some(note) = parallel_pays_note(&store, &state, &req.workers, req.dist) {
+            notes.push(note);
+        }
+    }
+    store.record(
+        state
+            .tests
+            .iter()
+            .filter(|t| t.done && !t.crashed)
+            .map(|t| (t.nodeid.clone(), t.duration)),
+    );
+    if session_finished && !state.tests.is_empty() {
+        let first = state.tests.iter().filter_map(|t| t.start).reduce(f64::min);
+        if let (Some(first), Ok(spawned)) =
+            (first, spawned_at.duration_since(std::time::UNIX_EPOCH))
+        {
+            store.record_overhead(
+                req.workers.is_parallel(),
+                (first - spawned.as_secs_f64()).max(0.0),
+            );
+        }
+    }
+    store.save(&durations_file)?;
     if rebuilt {
         notes.push(
             "junit.xml was rebuilt from the report log: pytest did not finish its session".into(),
@@ -219,7 +252,9 @@ pub fn run_suite(
                         result.data_files
                     ));
                 }
-                if let Some(message) = coverage::below_threshold(config, &result) {
+                if let Some(message) =
+                    coverage::below_threshold(config, &result).filter(|_| req.threshold)
+                {
                     if code == ExitCode::Ok {
                         code = ExitCode::Coverage;
                         reason = message;
@@ -324,6 +359,45 @@ pub fn run_suite(
         }
     }
     Ok(RunResult { code, record })
+}
+
+/// `reports/durations.json`: recorded durations every run updates.
+pub fn durations_path(ctx: &Ctx, config: &Config) -> std::path::PathBuf {
+    ctx.root
+        .join(&config.reports.dir.value)
+        .join(durations::FILE_NAME)
+}
+
+/// xdist's extra cost per test beyond plain pytest (controller round trips),
+/// used when a run has not measured it.
+pub const XDIST_PER_TEST: f64 = 0.002;
+
+/// Says so when the recorded durations predict that this many workers are
+/// no faster than one plain pytest process.
+fn parallel_pays_note(
+    store: &Durations,
+    state: &RunState,
+    workers: &Workers,
+    dist: Dist,
+) -> Option<String> {
+    let (process, xdist) = (store.overhead.process?, store.overhead.xdist?);
+    let ids: Vec<String> = state.tests.iter().map(|t| t.nodeid.clone()).collect();
+    let units = plan::units(&ids, store, plan::Granularity::Scope, dist);
+    let serial = process + units.iter().map(|u| u.seconds).sum::<f64>();
+    let per_test = store.overhead.xdist_per_test.unwrap_or(XDIST_PER_TEST);
+    let parallel = plan::simulate_dispatch(
+        &plan::longest_first(units),
+        workers.count() as usize,
+        xdist,
+        per_test,
+    );
+    (parallel >= serial * 0.97).then(|| {
+        format!(
+            "parallel does not pay for this suite: predicted {serial:.1}s serial vs {parallel:.1}s with {} workers \
+             (start-up and per-worker collection outweigh the gain); consider PYTEST_WORKERS=1",
+            workers.count()
+        )
+    })
 }
 
 /// `reports/ci_timings.jsonl`: the history every run appends to.

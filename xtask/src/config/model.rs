@@ -88,6 +88,8 @@ impl Default for Setup {
 pub struct Parallel {
     pub workers: Setting<WorkersSetting>,
     pub dist: Setting<Dist>,
+    /// The order test files are handed to xdist.
+    pub order: Order,
 }
 
 impl Default for Parallel {
@@ -95,8 +97,17 @@ impl Default for Parallel {
         Parallel {
             workers: Setting::new(WorkersSetting::Auto),
             dist: Setting::new(Dist::Loadscope),
+            order: Order::LongestFirst,
         }
     }
+}
+
+/// `parallel.order`: longest recorded scopes first, or pytest's collection order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Order {
+    LongestFirst,
+    Collection,
 }
 
 /// `workers = "auto"` or a whole number.

@@ -138,6 +138,47 @@ pub fn build(python: &Path, root: &Path, spec: &Spec) -> Invocation {
     }
 }
 
+/// The command that lists the collected node ids (`--collect-only -q`),
+/// serial, with the same test paths and selection as a run.
+pub fn build_collect(
+    python: &Path,
+    root: &Path,
+    config: &Config,
+    extra: &[String],
+    hash_seed: Option<String>,
+) -> Invocation {
+    let test_paths: Vec<&str> = config
+        .project
+        .test_paths
+        .value
+        .iter()
+        .map(|s| s.value.as_str())
+        .collect();
+    let mut args: Vec<String> = vec![
+        "-m".into(),
+        "pytest".into(),
+        "--collect-only".into(),
+        "-q".into(),
+        "-p".into(),
+        "no:xdist".into(),
+    ];
+    args.push("--rootdir=.".into());
+    args.push(format!("--override-ini=testpaths={}", test_paths.join(" ")));
+    args.extend(config.pytest.args.iter().cloned());
+    args.extend(extra.iter().cloned());
+    let mut env = vec![("PYTHONUNBUFFERED".to_string(), "1".to_string())];
+    if let Some(seed) = hash_seed {
+        env.push(("PYTHONHASHSEED".into(), seed));
+    }
+    Invocation {
+        python: python.to_path_buf(),
+        shown: args.clone(),
+        args,
+        env,
+        cwd: root.to_path_buf(),
+    }
+}
+
 impl Invocation {
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.python);

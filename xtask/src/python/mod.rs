@@ -3,5 +3,6 @@
 
 pub mod argv;
 pub mod child;
+pub mod collect;
 pub mod env;
 pub mod reportlog;

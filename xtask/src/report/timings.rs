@@ -154,7 +154,9 @@ pub fn render(input: &TimingsInput) -> String {
         .filter(|(_, n)| **n > 0)
         .map(|(k, n)| format!("{n} {k}"))
         .collect();
-    let workers = if current.workers <= 1 {
+    let workers = if current.engine == "shards" {
+        format!("{} shards", current.workers)
+    } else if current.workers <= 1 {
         "serial".to_string()
     } else {
         format!(
@@ -238,6 +240,34 @@ pub fn render(input: &TimingsInput) -> String {
         None => out.push_str(
             "No serial baseline with the same selection in the history yet: run `PYTEST_WORKERS=1 cargo xtask pytest` once to get a speedup figure.\n\n",
         ),
+    }
+
+    if let Some(shards) = current.extra.get("shards").and_then(|v| v.as_array()) {
+        let imbalance = current
+            .extra
+            .get("imbalance")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(1.0);
+        let _ = writeln!(
+            out,
+            "## Shards\n\nImbalance ×{imbalance:.2} (slowest shard ÷ mean shard).\n"
+        );
+        out.push_str(
+            "| shard | tests | predicted s | wall s | exit |\n|---:|---:|---:|---:|---:|\n",
+        );
+        for s in shards {
+            let f = |k: &str| s.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.1} | {:.1} | {} |",
+                f("index"),
+                f("tests"),
+                f("predicted"),
+                f("wall"),
+                f("exit")
+            );
+        }
+        out.push('\n');
     }
 
     out.push_str("## Worker utilization\n\n");

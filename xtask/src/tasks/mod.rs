@@ -3,7 +3,11 @@
 pub mod bench;
 pub mod coverage;
 pub mod init;
+pub mod merge;
+pub mod order;
+pub mod plan;
 pub mod pytest;
 pub mod setup;
+pub mod shard;
 pub mod timings;
 pub mod verify;

@@ -1,13 +1,14 @@
 //! `cargo xtask pytest` and `cargo xtask pytest-parallel`: one run of the
 //! suite, from the config to the summary and the exit code.
 
-use crate::config::{self, Config, Dist};
+use crate::config::{self, Config, Dist, Order};
 use crate::ctx::Ctx;
 use crate::exit::ExitCode;
 use crate::python::argv::ReportPaths;
 use crate::python::env;
 use crate::run::{self, RunRequest, SummaryMode};
 use crate::signals;
+use crate::tasks::order;
 use crate::workers::{self, Task, Workers};
 
 #[derive(Debug, clap::Args)]
@@ -24,6 +25,9 @@ pub struct Args {
     /// Do not measure coverage for this run.
     #[arg(long, overrides_with = "cov")]
     pub no_cov: bool,
+    /// The order test files are handed to xdist (default: `parallel.order`).
+    #[arg(long, value_enum)]
+    pub order: Option<Order>,
     /// Print the pytest command line and exit without running it.
     #[arg(long)]
     pub dry_run: bool,
@@ -46,7 +50,7 @@ pub fn run(args: &Args, ctx: &Ctx, task: Task) -> anyhow::Result<ExitCode> {
     let config = config::load(&ctx.root)?;
     signals::install();
     let workers = resolve_workers(args, &config, task)?;
-    let req = RunRequest {
+    let mut req = RunRequest {
         title: if task == Task::Pytest {
             "pytest".into()
         } else {
@@ -59,7 +63,23 @@ pub fn run(args: &Args, ctx: &Ctx, task: Task) -> anyhow::Result<ExitCode> {
         echo: args.verbose,
         summary: SummaryMode::Full,
         reports: ReportPaths::new(&ctx.root, &config),
+        notes: Vec::new(),
+        threshold: true,
     };
+    let order = args.order.unwrap_or(config.parallel.order);
+    if req.workers.is_parallel()
+        && order == Order::LongestFirst
+        && args.pytest_args.is_empty()
+        && matches!(req.dist, Dist::Loadscope | Dist::Loadfile)
+    {
+        match order::longest_first_args(ctx, &config)? {
+            Ok(extra) => {
+                req.notes.push("test files handed to xdist longest first (recorded durations; `--order collection` turns it off)".to_string());
+                req.extra = extra;
+            }
+            Err(why) => req.notes.push(format!("collection order: {why}")),
+        }
+    }
     if args.dry_run {
         let python = ctx.root.join(&config.project.venv.value).join("bin/python");
         println!("{}", run::invocation(ctx, &config, &python, &req).display());

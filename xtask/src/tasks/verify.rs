@@ -132,6 +132,8 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
             echo: false,
             summary: SummaryMode::Brief,
             reports: reports.clone(),
+            notes: Vec::new(),
+            threshold: true,
         };
         let result = run::run_suite(ctx, &config, &env, &req)?;
         if result.code == ExitCode::Interrupted {

@@ -8,6 +8,7 @@ mod init;
 mod interrupt;
 mod pytest;
 mod setup;
+mod shard;
 mod support;
 mod timings;
 mod workers;

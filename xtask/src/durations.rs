@@ -1,0 +1,192 @@
+//! `reports/durations.json`: how long each test takes, smoothed across runs,
+//! plus the measured per-process start-up cost. Plans and simulations read
+//! it; every run updates it; CI carries it along with the timing history.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fsx;
+
+pub const FILE_NAME: &str = "durations.json";
+const VERSION: u32 = 1;
+/// Weight of the newest measurement in the smoothed value.
+const ALPHA: f64 = 0.5;
+
+/// Measured fixed costs, in seconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Overhead {
+    /// One plain pytest process: start-up and collection before the first test.
+    pub process: Option<f64>,
+    /// An xdist run: controller and workers started, tests collected in every worker.
+    pub xdist: Option<f64>,
+    /// xdist's extra cost per test (controller round trips), when measured.
+    pub xdist_per_test: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Durations {
+    pub version: u32,
+    /// Runs folded into these figures.
+    pub runs: u32,
+    /// Node id (relative to the project root) → smoothed seconds.
+    pub tests: BTreeMap<String, f64>,
+    /// Module → total seconds of its tests (derived, for people and plans).
+    pub scopes: BTreeMap<String, f64>,
+    pub overhead: Overhead,
+}
+
+/// Node ids as recorded anywhere, made relative to the project root.
+pub fn normalize(nodeid: &str) -> String {
+    let id = nodeid.replace('\\', "/");
+    id.strip_prefix("./").unwrap_or(&id).to_string()
+}
+
+/// The module part of a node id (`tests/test_a.py::TestX::t` → `tests/test_a.py`).
+pub fn module_of(nodeid: &str) -> &str {
+    nodeid.split("::").next().unwrap_or(nodeid)
+}
+
+fn smooth(old: Option<f64>, new: f64) -> f64 {
+    match old {
+        Some(old) => old * (1.0 - ALPHA) + new * ALPHA,
+        None => new,
+    }
+}
+
+impl Durations {
+    /// Reads the store; a missing or unreadable file gives an empty store and a warning.
+    pub fn load(path: &Path) -> (Durations, Option<String>) {
+        match std::fs::read_to_string(path) {
+            Err(_) => (
+                Durations::default(),
+                Some(format!(
+                    "no durations recorded in `{}` yet: test counts stand in",
+                    path.display()
+                )),
+            ),
+            Ok(text) => match serde_json::from_str::<Durations>(&text) {
+                Ok(d) => (d, None),
+                Err(e) => (
+                    Durations::default(),
+                    Some(format!(
+                        "`{}` is corrupt ({e}): test counts stand in; the next run rewrites it",
+                        path.display()
+                    )),
+                ),
+            },
+        }
+    }
+
+    pub fn save(&mut self, path: &Path) -> anyhow::Result<()> {
+        self.version = VERSION;
+        self.scopes.clear();
+        for (id, secs) in &self.tests {
+            *self.scopes.entry(module_of(id).to_string()).or_default() += secs;
+        }
+        fsx::atomic_write(path, serde_json::to_string_pretty(self)? + "\n")
+    }
+
+    /// Folds one run's measured durations in.
+    pub fn record(&mut self, measured: impl IntoIterator<Item = (String, f64)>) {
+        for (id, secs) in measured {
+            let id = normalize(&id);
+            let old = self.tests.get(&id).copied();
+            self.tests.insert(id, smooth(old, secs.max(0.0)));
+        }
+        self.runs += 1;
+    }
+
+    pub fn record_overhead(&mut self, parallel: bool, seconds: f64) {
+        let slot = if parallel {
+            &mut self.overhead.xdist
+        } else {
+            &mut self.overhead.process
+        };
+        *slot = Some(smooth(*slot, seconds));
+    }
+
+    /// The median recorded duration (what unknown tests are assumed to take).
+    pub fn median(&self) -> Option<f64> {
+        if self.tests.is_empty() {
+            return None;
+        }
+        let mut v: Vec<f64> = self.tests.values().copied().collect();
+        v.sort_by(f64::total_cmp);
+        Some(v[v.len() / 2])
+    }
+
+    /// The expected seconds of a test: recorded, else the median, else 1
+    /// (so that with no history, test counts stand in).
+    pub fn estimate(&self, nodeid: &str, median: Option<f64>) -> (f64, bool) {
+        match self.tests.get(&normalize(nodeid)) {
+            Some(s) => (*s, true),
+            None => (median.unwrap_or(1.0), false),
+        }
+    }
+
+    /// Merges another store (e.g. from a shard): its figures win for the tests it ran.
+    pub fn merge(&mut self, other: &Durations) {
+        for (id, secs) in &other.tests {
+            self.tests.insert(id.clone(), *secs);
+        }
+        self.runs = self.runs.max(other.runs);
+        for (mine, theirs) in [
+            (&mut self.overhead.process, other.overhead.process),
+            (&mut self.overhead.xdist, other.overhead.xdist),
+            (
+                &mut self.overhead.xdist_per_test,
+                other.overhead.xdist_per_test,
+            ),
+        ] {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smoothing_and_estimates() {
+        let mut d = Durations::default();
+        d.record([
+            ("./tests/a.py::t1".to_string(), 2.0),
+            ("tests/a.py::t2".into(), 4.0),
+            ("tests\\b.py::t3".into(), 6.0),
+        ]);
+        d.record([("tests/a.py::t1".to_string(), 4.0)]);
+        assert_eq!(d.tests["tests/a.py::t1"], 3.0);
+        assert!(d.tests.contains_key("tests/b.py::t3"));
+        let median = d.median();
+        assert_eq!(median, Some(4.0));
+        assert_eq!(d.estimate("tests/new.py::t", median), (4.0, false));
+        assert_eq!(Durations::default().estimate("x", None), (1.0, false));
+    }
+
+    #[test]
+    fn missing_and_corrupt_files_warn() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        assert!(Durations::load(&path)
+            .1
+            .unwrap()
+            .contains("no durations recorded"));
+        std::fs::write(&path, "{ not json").unwrap();
+        let (d, warning) = Durations::load(&path);
+        assert!(d.tests.is_empty());
+        assert!(warning.unwrap().contains("is corrupt"));
+        let mut d = Durations::default();
+        d.record([("tests/a.py::t".to_string(), 1.5)]);
+        d.save(&path).unwrap();
+        let (back, warning) = Durations::load(&path);
+        assert!(warning.is_none());
+        assert_eq!(back.scopes["tests/a.py"], 1.5);
+    }
+}

@@ -1,0 +1,280 @@
+//! `cargo xtask merge <dir>…`: bring the shards of one plan back together —
+//! one JUnit file, one coverage report (threshold on the merged data), one
+//! durations store, and one `ci_timings.md` entry with per-shard times.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::config;
+use crate::coverage::{self, CoveragePaths};
+use crate::ctx::Ctx;
+use crate::durations::{self, Durations};
+use crate::error::UserError;
+use crate::exit::ExitCode;
+use crate::fsx::{self, relative};
+use crate::junit;
+use crate::python::env;
+use crate::report::history::{self, RunRecord};
+use crate::report::Outcome;
+use crate::run::{self, durations_path};
+use crate::tasks::shard::{ShardInfo, SHARD_FILE};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The shards' reports directories (e.g. downloaded CI artifacts).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+}
+
+pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let config = config::load(&ctx.root)?;
+    let mut shards: Vec<(PathBuf, ShardInfo)> = Vec::new();
+    for dir in &args.dirs {
+        let dir = if dir.is_absolute() {
+            dir.clone()
+        } else {
+            std::env::current_dir()?.join(dir)
+        };
+        let file = dir.join(SHARD_FILE);
+        let text = std::fs::read_to_string(&file).map_err(|_| {
+            UserError::usage(
+                format!("`{}` has no {SHARD_FILE}: it is not the reports directory of `cargo xtask shard`", dir.display()),
+                "pass the directories the shard jobs uploaded (their `reports/`)",
+            )
+        })?;
+        let info: ShardInfo = serde_json::from_str(&text)
+            .with_context(|| format!("`{}` is not a valid shard description", file.display()))?;
+        shards.push((dir, info));
+    }
+    check_plan(&shards)?;
+    shards.sort_by_key(|(_, info)| info.index);
+
+    let reports_dir = ctx.root.join(&config.reports.dir.value);
+    std::fs::create_dir_all(&reports_dir)
+        .with_context(|| format!("cannot create `{}`", reports_dir.display()))?;
+
+    // One JUnit file.
+    let texts: Vec<String> = shards
+        .iter()
+        .filter(|(_, i)| i.tests > 0)
+        .map(|(dir, _)| {
+            std::fs::read_to_string(dir.join("junit.xml"))
+                .with_context(|| format!("`{}` has no junit.xml", dir.display()))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let merged = junit::merge(&texts)?;
+    let junit_path = reports_dir.join("junit.xml");
+    fsx::atomic_write(&junit_path, &merged)?;
+    let cases = junit::parse(&merged)?;
+
+    // One durations store.
+    let store_path = durations_path(ctx, &config);
+    let (mut store, _) = Durations::load(&store_path);
+    for (dir, _) in &shards {
+        let (theirs, warning) = Durations::load(&dir.join(durations::FILE_NAME));
+        if warning.is_none() {
+            store.merge(&theirs);
+        }
+    }
+    store.save(&store_path)?;
+
+    // One coverage report, judged on the merged data.
+    let cov_paths = CoveragePaths::new(&reports_dir);
+    let mut code = if cases.iter().any(|c| c.outcome.is_failure())
+        || shards.iter().any(|(_, i)| i.exit != 0 && i.exit != 4)
+    {
+        ExitCode::TestsFailed
+    } else {
+        ExitCode::Ok
+    };
+    let mut coverage_total = None;
+    let mut coverage_seconds = 0.0;
+    // Per shard: its per-process data files, or its combined file when that is all it kept.
+    let data: Vec<(usize, PathBuf)> = shards
+        .iter()
+        .flat_map(|(dir, info)| {
+            let files = CoveragePaths::new(dir).data_files();
+            let parts: Vec<PathBuf> = files
+                .iter()
+                .filter(|f| f.file_name().is_some_and(|n| n != ".coverage"))
+                .cloned()
+                .collect();
+            let chosen = if parts.is_empty() { files } else { parts };
+            chosen.into_iter().map(move |f| (info.index as usize, f))
+        })
+        .collect();
+    if !data.is_empty() {
+        coverage::clear_stale(&cov_paths)?;
+        for (index, file) in &data {
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or(".coverage");
+            let suffix = name
+                .strip_prefix(".coverage")
+                .unwrap_or("")
+                .trim_start_matches('.');
+            let target = reports_dir.join(format!(
+                ".coverage.shard{index}{}{suffix}",
+                if suffix.is_empty() { "" } else { "." }
+            ));
+            std::fs::copy(file, &target)
+                .with_context(|| format!("cannot copy `{}`", file.display()))?;
+        }
+        let env = env::ensure(ctx, &config)?;
+        fsx::atomic_write(
+            &cov_paths.rcfile,
+            coverage::rcfile_text(&config, &ctx.root, &cov_paths),
+        )?;
+        let result = coverage::combine_and_report(&env.python, &ctx.root, &cov_paths)?;
+        print!("{}", result.report);
+        coverage_seconds = result.seconds;
+        coverage_total = Some(result.total);
+        if let Some(message) = coverage::below_threshold(&config, &result) {
+            eprintln!("error: {message}");
+            if code == ExitCode::Ok {
+                code = ExitCode::Coverage;
+            }
+        }
+    }
+
+    // One history entry and one ci_timings.md, with per-shard times.
+    let walls: Vec<f64> = shards.iter().map(|(_, i)| i.wall).collect();
+    let slowest = walls.iter().copied().fold(0.0, f64::max);
+    let nonempty: Vec<f64> = shards
+        .iter()
+        .filter(|(_, i)| i.tests > 0)
+        .map(|(_, i)| i.wall)
+        .collect();
+    let mean = nonempty.iter().sum::<f64>() / nonempty.len().max(1) as f64;
+    let imbalance = if mean > 0.0 { slowest / mean } else { 1.0 };
+    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    for c in &cases {
+        let key = match c.outcome {
+            Outcome::Error => "errors",
+            o => o.as_str(),
+        };
+        *outcomes.entry(key.to_string()).or_default() += 1;
+    }
+    let (commit, branch) = run::git_info(&ctx.root);
+    let mut record = RunRecord {
+        schema: history::SCHEMA,
+        kind: "run".into(),
+        timestamp: run::now_utc(),
+        commit,
+        branch,
+        task: "merge".into(),
+        engine: "shards".into(),
+        workers: shards.len() as u16,
+        dist: None,
+        selection: format!("shards:{}", shards[0].1.fingerprint),
+        tests: cases.len(),
+        outcomes,
+        coverage: coverage_total,
+        exit: code.code(),
+        ..RunRecord::default()
+    };
+    record.extra.insert(
+        "shards".into(),
+        serde_json::json!(shards.iter().map(|(_, i)| serde_json::json!({"index": i.index, "tests": i.tests, "predicted": i.predicted, "wall": i.wall, "exit": i.exit})).collect::<Vec<_>>()),
+    );
+    record
+        .extra
+        .insert("imbalance".into(), serde_json::json!(imbalance));
+    let merge_seconds = started.elapsed().as_secs_f64() - coverage_seconds;
+    record.phases = vec![
+        ("slowest shard".into(), slowest),
+        ("coverage".into(), coverage_seconds),
+        ("reports".into(), merge_seconds.max(0.0)),
+    ];
+    record.wall = slowest + started.elapsed().as_secs_f64();
+    history::append(&run::timings_history_path(ctx, &config), &record)?;
+    let markdown = run::write_timings_report(ctx, &config, &junit_path)?;
+    if let Some(summary_file) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
+        use std::io::Write as _;
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary_file)
+        {
+            let _ = writeln!(file, "{markdown}");
+        }
+    }
+    let failed = cases.iter().filter(|c| c.outcome.is_failure()).count();
+    println!(
+        "merge: {} shards, {} tests ({} failed), slowest shard {slowest:.1}s, imbalance ×{imbalance:.2}{}; reports in {}",
+        shards.len(),
+        cases.len(),
+        failed,
+        coverage_total.map(|c| format!(", coverage {c:.2}%")).unwrap_or_default(),
+        relative(&reports_dir, &ctx.root).display()
+    );
+    Ok(code)
+}
+
+/// All shards must come from one plan, and every shard must be there once.
+fn check_plan(shards: &[(PathBuf, ShardInfo)]) -> Result<(), UserError> {
+    let first = &shards[0].1;
+    if let Some((dir, other)) = shards
+        .iter()
+        .find(|(_, i)| i.fingerprint != first.fingerprint || i.total != first.total)
+    {
+        return Err(UserError::usage(
+            format!(
+                "the shards were planned differently: `{}` has plan {} of {}, `{}` has plan {} of {}",
+                shards[0].0.display(),
+                first.fingerprint,
+                first.total,
+                dir.display(),
+                other.fingerprint,
+                other.total
+            ),
+            "every shard job must restore the same reports/durations.json and collect the same tests before `cargo xtask shard`",
+        ));
+    }
+    let mut seen = vec![false; first.total as usize];
+    for (dir, info) in shards {
+        let slot = seen.get_mut(info.index as usize).ok_or_else(|| {
+            UserError::usage(
+                format!(
+                    "`{}`: shard index {} is out of range",
+                    dir.display(),
+                    info.index
+                ),
+                "pass each shard's reports once",
+            )
+        })?;
+        if *slot {
+            return Err(UserError::usage(
+                format!(
+                    "shard {} is given twice (again in `{}`)",
+                    info.index,
+                    dir.display()
+                ),
+                "pass each shard's reports once",
+            ));
+        }
+        *slot = true;
+    }
+    let missing: Vec<String> = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !**s)
+        .map(|(i, _)| i.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(UserError::usage(
+            format!(
+                "shard(s) {} of {} are missing",
+                missing.join(", "),
+                first.total
+            ),
+            "pass the reports of every shard job",
+        ));
+    }
+    Ok(())
+}

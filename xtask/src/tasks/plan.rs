@@ -1,0 +1,228 @@
+//! `cargo xtask plan`: the shard plan for K CI jobs, or a prediction of the
+//! wall time of K local workers, from the recorded durations.
+
+use std::fmt::Write;
+
+use crate::config::{self, Config, Dist};
+use crate::ctx::Ctx;
+use crate::durations::Durations;
+use crate::error::UserError;
+use crate::exit::ExitCode;
+use crate::plan::{self, Granularity, Plan};
+use crate::python::{collect, env};
+use crate::run::{durations_path, XDIST_PER_TEST};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print the plan for this many shards (CI jobs).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..=256), conflicts_with = "simulate")]
+    pub shards: Option<u16>,
+    /// Predict the wall time of this many local workers (with `--simulate`).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub workers: Option<u16>,
+    /// Simulate local runs: serial, xdist in collection and longest-first order, and concurrent shards.
+    #[arg(long, requires = "workers")]
+    pub simulate: bool,
+    /// Split by test (default) or keep each scope (module or class) whole.
+    #[arg(long, value_enum, default_value_t = Granularity::Test)]
+    pub granularity: Granularity,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// pytest arguments that select the tests (after `--`).
+    #[arg(last = true, value_name = "PYTEST_ARGS")]
+    pub pytest_args: Vec<String>,
+}
+
+/// The collected tests, the durations store and a plan for `k` shards.
+pub struct Planned {
+    pub collected: Vec<String>,
+    pub store: Durations,
+    pub plan: Plan,
+    pub fingerprint: String,
+    pub warning: Option<String>,
+}
+
+/// Collects the tests and plans `k` shards.
+pub fn make_plan(
+    ctx: &Ctx,
+    config: &Config,
+    python: &std::path::Path,
+    k: usize,
+    granularity: Granularity,
+    extra: &[String],
+) -> anyhow::Result<Planned> {
+    let collected = collect::collect(&ctx.root, config, python, extra)?;
+    let (store, warning) = Durations::load(&durations_path(ctx, config));
+    let units = plan::units(&collected, &store, granularity, config.parallel.dist.value);
+    let plan = plan::lpt(&units, k, &collected);
+    let fingerprint = plan::fingerprint(&store, &collected, k, granularity);
+    Ok(Planned {
+        collected,
+        store,
+        plan,
+        fingerprint,
+        warning,
+    })
+}
+
+pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let config = config::load(&ctx.root)?;
+    let env = env::ensure(ctx, &config)?;
+    if let (Some(k), true) = (args.workers, args.simulate) {
+        return simulate(ctx, &config, &env.python, k as usize, args);
+    }
+    let Some(k) = args.shards else {
+        return Err(UserError::usage(
+            "`plan` needs `--shards K` or `--workers K --simulate`",
+            "e.g. `cargo xtask plan --shards 4`",
+        )
+        .into());
+    };
+    let planned = make_plan(
+        ctx,
+        &config,
+        &env.python,
+        k as usize,
+        args.granularity,
+        &args.pytest_args,
+    )?;
+    if let Some(w) = &planned.warning {
+        eprintln!("warning: {w}");
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"fingerprint": planned.fingerprint, "plan": planned.plan, "ratio": planned.plan.ratio()})
+            )?
+        );
+        return Ok(ExitCode::Ok);
+    }
+    print!("{}", render(&planned, args.granularity));
+    Ok(ExitCode::Ok)
+}
+
+fn render(p: &Planned, granularity: Granularity) -> String {
+    let mut out = String::new();
+    let known = p
+        .collected
+        .iter()
+        .filter(|id| p.store.tests.contains_key(*id))
+        .count();
+    let _ = writeln!(
+        out,
+        "plan: {} tests in {} shards by {} ({} with recorded durations; others count as the median {:.3}s)",
+        p.collected.len(),
+        p.plan.shards.len(),
+        if granularity == Granularity::Test { "test" } else { "scope" },
+        known,
+        p.store.median().unwrap_or(1.0)
+    );
+    let _ = writeln!(out, "{:>6} {:>7} {:>12}", "shard", "tests", "predicted s");
+    for s in &p.plan.shards {
+        let _ = writeln!(
+            out,
+            "{:>6} {:>7} {:>12.2}",
+            s.index,
+            s.tests.len(),
+            s.predicted
+        );
+    }
+    let _ = writeln!(
+        out,
+        "makespan {:.2}s, lower bound {:.2}s (max of total/K and the longest indivisible unit), ratio {:.3}\nfingerprint {}",
+        p.plan.makespan,
+        p.plan.lower_bound,
+        p.plan.ratio(),
+        p.fingerprint
+    );
+    out
+}
+
+/// Predicted wall times for the ways to run the suite on `k` local workers.
+pub struct Prediction {
+    pub serial: f64,
+    pub xdist_collection: f64,
+    pub xdist_longest: f64,
+    pub shards: f64,
+}
+
+pub fn predict(store: &Durations, collected: &[String], k: usize, dist: Dist) -> Prediction {
+    let process = store.overhead.process.unwrap_or(1.5);
+    let xdist = store.overhead.xdist.unwrap_or(process + 1.5);
+    let per_test = store.overhead.xdist_per_test.unwrap_or(XDIST_PER_TEST);
+    let scopes = plan::units(collected, store, Granularity::Scope, dist);
+    let tests = plan::units(collected, store, Granularity::Test, dist);
+    let total: f64 = tests.iter().map(|u| u.seconds).sum();
+    Prediction {
+        serial: process + total,
+        xdist_collection: plan::simulate_dispatch(&scopes, k, xdist, per_test),
+        xdist_longest: plan::simulate_dispatch(
+            &plan::longest_first(scopes.clone()),
+            k,
+            xdist,
+            per_test,
+        ),
+        shards: process + plan::lpt(&tests, k, collected).makespan,
+    }
+}
+
+fn simulate(
+    ctx: &Ctx,
+    config: &Config,
+    python: &std::path::Path,
+    k: usize,
+    args: &Args,
+) -> anyhow::Result<ExitCode> {
+    let collected = collect::collect(&ctx.root, config, python, &args.pytest_args)?;
+    let (store, warning) = Durations::load(&durations_path(ctx, config));
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    let dist = config.parallel.dist.value;
+    let p = predict(&store, &collected, k, dist);
+    let measured =
+        |v: Option<f64>| v.map_or("assumed".to_string(), |s| format!("measured {s:.2}s"));
+    println!(
+        "simulated wall time for {} tests on {k} workers (from recorded durations):",
+        collected.len()
+    );
+    println!(
+        "  {:<44} {:>8.1}s  (start-up {})",
+        "serial: one pytest process",
+        p.serial,
+        measured(store.overhead.process)
+    );
+    println!(
+        "  {:<44} {:>8.1}s  (start-up {})",
+        format!("xdist --dist={dist}, collection order"),
+        p.xdist_collection,
+        measured(store.overhead.xdist)
+    );
+    println!(
+        "  {:<44} {:>8.1}s",
+        format!("xdist --dist={dist}, longest first"),
+        p.xdist_longest
+    );
+    println!(
+        "  {:<44} {:>8.1}s",
+        format!("shards: {k} pytest processes, balanced by test"),
+        p.shards
+    );
+    let best = [
+        ("xdist", p.xdist_longest.min(p.xdist_collection)),
+        ("shards", p.shards),
+        ("serial", p.serial),
+    ]
+    .into_iter()
+    .min_by(|a, b| a.1.total_cmp(&b.1))
+    .unwrap_or(("serial", p.serial));
+    println!(
+        "fastest predicted: {} ({:.1}s, ×{:.2} against serial)",
+        best.0,
+        best.1,
+        p.serial / best.1.max(1e-9)
+    );
+    Ok(ExitCode::Ok)
+}

@@ -1,0 +1,298 @@
+//! Sharding: plans, shard runs, merge, and the checks that keep them honest.
+
+use std::path::Path;
+
+use crate::support::{copy_dir, heavy, repo_root, xtask_bin, Test};
+
+/// Runs every shard of `total` the way CI does (each job starts from the same
+/// durations file), copying each shard's reports into `<out>/shard-<i>`.
+fn run_shards(
+    root: &Path,
+    total: u16,
+    out: &Path,
+    extra_env: &[(&str, &str)],
+) -> Vec<std::path::PathBuf> {
+    let reports = root.join("reports");
+    let durations = std::fs::read(reports.join("durations.json")).ok();
+    let mut dirs = Vec::new();
+    for index in 0..total {
+        if reports.exists() {
+            for entry in std::fs::read_dir(&reports).unwrap().flatten() {
+                let p = entry.path();
+                if p.is_dir() {
+                    std::fs::remove_dir_all(&p).unwrap()
+                } else {
+                    std::fs::remove_file(&p).unwrap()
+                }
+            }
+        }
+        if let Some(d) = &durations {
+            std::fs::create_dir_all(&reports).unwrap();
+            std::fs::write(reports.join("durations.json"), d).unwrap();
+        }
+        let mut cmd = std::process::Command::new(xtask_bin());
+        cmd.arg("-C").arg(root).args([
+            "--no-progress",
+            "shard",
+            "--index",
+            &index.to_string(),
+            "--total",
+            &total.to_string(),
+            "--cov",
+            "--workers",
+            "1",
+        ]);
+        cmd.env_remove("PYTEST_WORKERS");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().unwrap();
+        assert!(
+            matches!(output.status.code(), Some(0 | 1)),
+            "shard {index}/{total}: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let dir = out.join(format!("shard-{index}"));
+        copy_dir(&reports, &dir);
+        dirs.push(dir);
+    }
+    dirs
+}
+
+fn merge(root: &Path, dirs: &[std::path::PathBuf]) -> std::process::Output {
+    std::process::Command::new(xtask_bin())
+        .arg("-C")
+        .arg(root)
+        .args(["--no-progress", "merge"])
+        .args(dirs)
+        .output()
+        .unwrap()
+}
+
+fn outcomes(junit: &Path) -> Vec<(String, String)> {
+    let xml = std::fs::read_to_string(junit).unwrap();
+    let mut out: Vec<(String, String)> = xml
+        .split("<testcase")
+        .skip(1)
+        .map(|case| {
+            let attr = |name: &str| {
+                let start = case.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+                case[start..].split('"').next().unwrap().to_string()
+            };
+            let body = case.split("</testcase>").next().unwrap();
+            let outcome = if body.contains("<failure") {
+                "failed"
+            } else if body.contains("<error") {
+                "error"
+            } else if body.contains("<skipped") {
+                "skipped"
+            } else {
+                "passed"
+            };
+            (
+                format!("{}::{}", attr("classname"), attr("name")),
+                outcome.to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn executed(json: &Path) -> serde_json::Value {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let files = v["files"].as_object().unwrap();
+    files
+        .iter()
+        .map(|(k, f)| {
+            (
+                k.clone(),
+                serde_json::json!([f["executed_lines"], f["executed_branches"]]),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+#[test]
+fn shards_of_different_plans_are_refused() {
+    let test = Test::fixture("basic");
+    test.run_args(&["pytest"]).status(0);
+    let out = tempfile::tempdir().unwrap();
+    // Shard 1 plans from the durations shard 0's run just updated: a different plan.
+    let mut dirs = Vec::new();
+    for index in ["0", "1"] {
+        test.run_args(&["shard", "--index", index, "--total", "2"])
+            .status(0);
+        let dir = out.path().join(format!("s{index}"));
+        copy_dir(&test.path().join("reports"), &dir);
+        dirs.push(dir);
+    }
+    let output = merge(test.path(), &dirs);
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.starts_with("error: the shards were planned differently"),
+        "{err}"
+    );
+    assert!(
+        err.contains("restore the same reports/durations.json"),
+        "{err}"
+    );
+    // A missing shard is refused too.
+    let output = merge(test.path(), &dirs[..1]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("shard(s) 1 of 2 are missing"));
+}
+
+#[test]
+fn index_out_of_range_exits_2() {
+    let run = Test::fixture("basic").run_args(&["shard", "--index", "3", "--total", "3"]);
+    run.status(2);
+    assert!(
+        run.stderr()
+            .starts_with("error: `--index 3` is out of range for `--total 3`"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn missing_or_corrupt_durations_fall_back_to_counts() {
+    let test = Test::fixture("basic");
+    let run = test.run_args(&["plan", "--shards", "3"]);
+    run.status(0);
+    assert!(
+        run.stderr().contains("no durations recorded"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stdout().contains("plan: 14 tests in 3 shards"),
+        "{}",
+        run.stdout()
+    );
+    std::fs::create_dir_all(test.path().join("reports")).unwrap();
+    std::fs::write(test.path().join("reports/durations.json"), "{ truncated").unwrap();
+    let run = test.run_args(&["plan", "--shards", "3", "--granularity", "scope"]);
+    run.status(0);
+    assert!(run.stderr().contains("is corrupt"), "{}", run.stderr());
+}
+
+#[test]
+fn more_shards_than_scopes_leaves_a_shard_with_nothing_to_do() {
+    let test = Test::fixture("basic");
+    let run = test.run_args(&[
+        "shard",
+        "--index",
+        "5",
+        "--total",
+        "6",
+        "--granularity",
+        "scope",
+    ]);
+    run.status(0);
+    assert!(
+        run.stdout().contains("shard 5 of 6 has no tests"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn simulate_predicts_every_engine() {
+    let test = Test::fixture("basic");
+    test.run_args(&["pytest"]).status(0);
+    let run = test.run_args(&["plan", "--workers", "2", "--simulate"]);
+    run.status(0);
+    for line in [
+        "serial: one pytest process",
+        "xdist --dist=loadscope, collection order",
+        "longest first",
+        "shards: 2 pytest processes",
+        "fastest predicted",
+    ] {
+        assert!(run.stdout().contains(line), "{line}: {}", run.stdout());
+    }
+}
+
+/// K = 1, 2, 3 shards of the bundled suite give exactly the unsharded run:
+/// the same test ids and outcomes, and merged coverage equal line for line.
+#[test]
+fn bundled_suite_shards_equal_the_unsharded_run() {
+    let _guard = heavy();
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("repo");
+    for item in [
+        "src",
+        "tests",
+        "pyproject.toml",
+        "requirements-dev.lock",
+        "testing.toml",
+    ] {
+        let from = repo_root().join(item);
+        if from.is_dir() {
+            copy_dir(&from, &root.join(item))
+        } else {
+            std::fs::copy(&from, root.join(item)).map(|_| ()).unwrap()
+        }
+    }
+    let config = std::fs::read_to_string(root.join("testing.toml")).unwrap();
+    let config = config.replace(
+        "venv = \".venv\"",
+        &format!("venv = \"{}\"", repo_root().join(".venv").display()),
+    );
+    std::fs::write(root.join("testing.toml"), format!("{config}\n")).unwrap();
+    let config = std::fs::read_to_string(root.join("testing.toml"))
+        .unwrap()
+        .replace("[setup]\n", "[setup]\nenabled = false\n");
+    std::fs::write(root.join("testing.toml"), config).unwrap();
+
+    let full = std::process::Command::new(xtask_bin())
+        .arg("-C")
+        .arg(&root)
+        .args(["--no-progress", "pytest", "--cov"])
+        .env_remove("PYTEST_WORKERS")
+        .output()
+        .unwrap();
+    assert_eq!(
+        full.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&full.stdout)
+    );
+    let want_outcomes = outcomes(&root.join("reports/junit.xml"));
+    let want_coverage = executed(&root.join("reports/coverage.json"));
+    let saved = work.path().join("unsharded");
+    copy_dir(&root.join("reports"), &saved);
+
+    for total in 1..=3u16 {
+        let out = work.path().join(format!("k{total}"));
+        let dirs = run_shards(&root, total, &out, &[]);
+        let merged = merge(&root, &dirs);
+        assert_eq!(
+            merged.status.code(),
+            Some(0),
+            "K={total}: {}\n{}",
+            String::from_utf8_lossy(&merged.stdout),
+            String::from_utf8_lossy(&merged.stderr)
+        );
+        assert_eq!(
+            outcomes(&root.join("reports/junit.xml")),
+            want_outcomes,
+            "K={total}"
+        );
+        assert_eq!(
+            executed(&root.join("reports/coverage.json")),
+            want_coverage,
+            "K={total}: merged coverage differs"
+        );
+        // The next K starts from the same durations as the unsharded run left.
+        std::fs::copy(
+            saved.join("durations.json"),
+            root.join("reports/durations.json"),
+        )
+        .unwrap();
+    }
+}
