@@ -17,6 +17,7 @@ mod plan;
 mod python;
 mod report;
 mod run;
+mod shards;
 mod signals;
 mod tasks;
 mod workers;

@@ -8,15 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Dist;
 use crate::durations::{self, Durations};
 
-/// What may not be split across shards.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Granularity {
-    Test,
-    Scope,
-}
+pub use crate::config::Granularity;
 
 /// The scope xdist's `--dist` groups a test into: its class or module for
 /// `loadscope`, its file for `loadfile`, the test itself otherwise.

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::config::{Config, Dist};
+use crate::config::{Config, Dist, Engine};
 use crate::coverage::{self, CoveragePaths};
 use crate::ctx::Ctx;
 use crate::durations::{self, Durations};
@@ -16,13 +16,14 @@ use crate::fsx::{self, relative};
 use crate::junit;
 use crate::plan;
 use crate::python::argv::{self, Invocation, ReportPaths, Spec};
-use crate::python::child::{self, Finished, PytestExit, Streams};
+use crate::python::child::{self, Finished, PytestExit};
 use crate::python::env::PythonEnv;
 use crate::report::history::{self, RunRecord};
 use crate::report::progress::Progress;
 use crate::report::summary::{self, SummaryInput};
 use crate::report::timings::{self, TimingsInput};
 use crate::report::RunState;
+use crate::shards;
 use crate::signals;
 use crate::workers::Workers;
 
@@ -49,6 +50,8 @@ pub struct RunRequest {
     pub notes: Vec<String>,
     /// Judge `coverage.fail-under` on this run's data (not for one shard of many).
     pub threshold: bool,
+    /// How a parallel run is executed.
+    pub engine: Engine,
 }
 
 /// What a run produced.
@@ -128,26 +131,51 @@ pub fn run_suite(
     std::fs::create_dir_all(&paths.partial)
         .with_context(|| format!("cannot create `{}`", paths.partial.display()))?;
 
-    let label = if req.workers.is_parallel() {
-        format!("{} ×{}", req.title, req.workers.count())
+    let shards = req.engine == Engine::Shards && req.workers.is_parallel();
+    let shard_plan = if shards {
+        Some(shards::prepare(ctx, config, env, req)?)
     } else {
-        req.title.clone()
+        None
     };
-    let dist_note = if req.workers.is_parallel() {
-        format!(", --dist={}", req.dist)
-    } else {
-        String::new()
+    let label = match (&shard_plan, req.workers.is_parallel()) {
+        (Some(plan), _) => format!("{} ×{} shards", req.title, plan.processes.len()),
+        (None, true) => format!("{} ×{}", req.title, req.workers.count()),
+        (None, false) => req.title.clone(),
+    };
+    let mode_note = match (&shard_plan, req.workers.is_parallel()) {
+        (Some(_), _) => ", engine shards".to_string(),
+        (None, true) => format!(", --dist={}", req.dist),
+        (None, false) => String::new(),
     };
     let cov_note = if req.coverage { ", with coverage" } else { "" };
-    eprintln!("{label}: {}{dist_note}{cov_note}", req.workers);
+    eprintln!("{label}: {}{mode_note}{cov_note}", req.workers);
+    if let Some(plan) = &shard_plan {
+        notes.extend(plan.notes.iter().cloned());
+    }
     let mut progress = Progress::new(ctx.progress, &label);
-    let streams = Streams {
-        reportlog: &paths.in_progress(&paths.reportlog),
-        output_log: &paths.in_progress(&paths.output),
-        echo: req.echo,
-    };
     timings::group_start(ctx.github_actions, &format!("{label}: pytest"));
-    let finished = child::run(&inv, &streams, &mut progress);
+    let finished = match &shard_plan {
+        Some(plan) => {
+            let processes: Vec<child::Process> = plan
+                .processes
+                .iter()
+                .map(|p| child::Process {
+                    inv: &p.invocation,
+                    reportlog: &p.reportlog,
+                    output_log: &p.output_log,
+                    worker: Some(p.worker.clone()),
+                })
+                .collect();
+            child::run_many(&processes, req.echo, &mut progress)
+        }
+        None => child::run(
+            &inv,
+            &paths.in_progress(&paths.reportlog),
+            &paths.in_progress(&paths.output),
+            req.echo,
+            &mut progress,
+        ),
+    };
     progress.finish();
     timings::group_end(ctx.github_actions);
     let finished = finished?;
@@ -155,6 +183,8 @@ pub fn run_suite(
     let reports_started = Instant::now();
     let Finished {
         exit,
+        exits,
+        finished: process_finished,
         mut state,
         interrupted,
         wall: pytest_wall,
@@ -163,6 +193,38 @@ pub fn run_suite(
     } = finished;
     let session_finished = state.session_exit.is_some();
     let mut incomplete = interrupted || !session_finished;
+    if let Some(plan) = &shard_plan {
+        for (i, p) in plan.processes.iter().enumerate() {
+            if process_finished[i] || interrupted {
+                continue;
+            }
+            let reported: std::collections::HashSet<&str> =
+                state.tests.iter().map(|t| t.nodeid.as_str()).collect();
+            let not_run: Vec<&String> = p
+                .tests
+                .iter()
+                .filter(|t| !reported.contains(t.as_str()))
+                .collect();
+            let shown: Vec<&str> = not_run.iter().take(10).map(|s| s.as_str()).collect();
+            notes.push(format!(
+                "shard {} died ({:?}) after {} of its {} tests; not run: {}{}",
+                p.worker,
+                exits[i],
+                p.tests.len() - not_run.len(),
+                p.tests.len(),
+                if shown.is_empty() {
+                    "none".to_string()
+                } else {
+                    shown.join(", ")
+                },
+                if not_run.len() > 10 {
+                    format!(" (+{} more)", not_run.len() - 10)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
     if !session_finished && !interrupted {
         let crashed = state.mark_unfinished_crashed(&format!(
             "pytest exited ({exit:?}) while this test was running"
@@ -173,6 +235,9 @@ pub fn run_suite(
     }
     if state.tests.iter().any(|t| t.crashed) {
         incomplete = true;
+    }
+    if let Some(plan) = &shard_plan {
+        shards::gather_reports(plan, paths)?;
     }
     let rebuilt = finalize_reports(paths, &state)?;
     let durations_file = durations_path(ctx, config);
@@ -220,7 +285,24 @@ pub fn run_suite(
     if !mismatch.is_empty() {
         notes.push(mismatch_note(&mismatch));
     }
-    let (mut code, mut reason) = verdict(exit, interrupted, &state);
+    let (mut code, mut reason) = match &shard_plan {
+        Some(_) => exits
+            .iter()
+            .map(|e| verdict(*e, interrupted, &state))
+            .max_by_key(|(c, _)| match c {
+                ExitCode::Ok => 0,
+                ExitCode::NoTests => 1,
+                ExitCode::TestsFailed => 2,
+                ExitCode::Usage => 3,
+                _ => 4,
+            })
+            .unwrap_or((ExitCode::Ok, "passed".into())),
+        None => verdict(exit, interrupted, &state),
+    };
+    if shard_plan.is_some() && code == ExitCode::Usage {
+        shards::forget_collection(ctx, config);
+        notes.push("a shard's pytest rejected its test list (a listed test may be gone): the cached collection was dropped; run again".into());
+    }
     let tests_seconds = pytest_wall.as_secs_f64();
     let collection = state
         .tests
@@ -304,9 +386,24 @@ pub fn run_suite(
     }
     let rel = |p: &Path| relative(p, &ctx.root).display().to_string();
     let mut workers_line = req.workers.to_string();
-    if req.workers.is_parallel() {
+    if let Some(plan) = &shard_plan {
+        workers_line = format!(
+            "{} shard processes, engine shards ({})",
+            plan.processes.len(),
+            req.workers
+        );
+    } else if req.workers.is_parallel() {
         workers_line.push_str(&format!(", --dist={}", req.dist));
     }
+    let reproduce = match &shard_plan {
+        Some(plan) => plan
+            .processes
+            .iter()
+            .map(|p| p.invocation.display())
+            .collect::<Vec<_>>()
+            .join("\n           "),
+        None => inv.display(),
+    };
     let mut report_files = vec![
         rel(&paths.junit),
         rel(&paths.reportlog),
@@ -340,7 +437,7 @@ pub fn run_suite(
                     wall_seconds,
                     phases: phases.clone(),
                     reports: report_files,
-                    reproduce: inv.display(),
+                    reproduce,
                     verdict: code,
                     verdict_reason: reason.clone(),
                 })
@@ -465,13 +562,13 @@ fn run_record(
         commit,
         branch,
         task: req.title.clone(),
-        engine: if req.workers.is_parallel() {
-            "xdist".into()
-        } else {
-            "serial".into()
+        engine: match (req.workers.is_parallel(), req.engine) {
+            (false, _) => "serial".into(),
+            (true, engine) => engine.to_string(),
         },
         workers: req.workers.count(),
-        dist: req.workers.is_parallel().then(|| req.dist.to_string()),
+        dist: (req.workers.is_parallel() && req.engine == Engine::Xdist)
+            .then(|| req.dist.to_string()),
         selection: selection(config, &req.extra),
         tests: state.done(),
         outcomes,
@@ -547,6 +644,14 @@ fn verdict(exit: PytestExit, interrupted: bool, state: &RunState) -> (ExitCode, 
     let failures = state.failures().count();
     match exit {
         PytestExit::Passed if failures == 0 => (ExitCode::Ok, "passed".into()),
+        PytestExit::Passed | PytestExit::Failed
+            if failures == 0 && !state.collect_errors.is_empty() =>
+        {
+            (
+                ExitCode::TestsFailed,
+                format!("{} collection error(s)", state.collect_errors.len()),
+            )
+        }
         PytestExit::Passed | PytestExit::Failed => {
             (ExitCode::TestsFailed, format!("{failures} test(s) failed"))
         }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-pub use model::{Config, Dist, Order, Parallel, WorkersSetting};
+pub use model::{Config, Dist, Engine, Granularity, Order, Parallel, WorkersSetting};
 pub use timings::Timings;
 pub use validate::MAX_WORKERS;
 

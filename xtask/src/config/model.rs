@@ -90,6 +90,10 @@ pub struct Parallel {
     pub dist: Setting<Dist>,
     /// The order test files are handed to xdist.
     pub order: Order,
+    /// How parallel runs are executed: pytest-xdist, or concurrent plain pytest processes on balanced shards.
+    pub engine: Engine,
+    /// What the shards engine may split: single tests, or whole scopes (module or class).
+    pub granularity: Granularity,
 }
 
 impl Default for Parallel {
@@ -98,8 +102,35 @@ impl Default for Parallel {
             workers: Setting::new(WorkersSetting::Auto),
             dist: Setting::new(Dist::Loadscope),
             order: Order::LongestFirst,
+            engine: Engine::Xdist,
+            granularity: Granularity::Test,
         }
     }
+}
+
+/// `parallel.engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    Xdist,
+    Shards,
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Engine::Xdist => "xdist",
+            Engine::Shards => "shards",
+        })
+    }
+}
+
+/// What may not be split across shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    Test,
+    Scope,
 }
 
 /// `parallel.order`: longest recorded scopes first, or pytest's collection order.

@@ -179,6 +179,19 @@ pub fn build_collect(
     }
 }
 
+/// Drops `-p no:xdist` from a serial command, so xdist's fixtures (e.g.
+/// `worker_id`) stay available to the shards engine's processes.
+pub fn keep_xdist_loaded(inv: &mut Invocation) {
+    for args in [&mut inv.args, &mut inv.shown] {
+        if let Some(pos) = args
+            .windows(2)
+            .position(|w| w[0] == "-p" && w[1] == "no:xdist")
+        {
+            args.drain(pos..pos + 2);
+        }
+    }
+}
+
 impl Invocation {
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.python);

@@ -20,15 +20,30 @@ pub fn collect(
     python: &Path,
     extra: &[String],
 ) -> anyhow::Result<Vec<String>> {
+    Ok(collect_with_errors(root, config, python, extra)?.0)
+}
+
+/// The node ids, and the files that failed to collect (import errors and the
+/// like), which a run must still report.
+pub fn collect_with_errors(
+    root: &Path,
+    config: &Config,
+    python: &Path,
+    extra: &[String],
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let (seed, _) = hash_seed(config);
-    let inv = argv::build_collect(python, root, config, extra, seed);
+    let mut extra = extra.to_vec();
+    extra.push("--continue-on-collection-errors".into());
+    let inv = argv::build_collect(python, root, config, &extra, seed);
     let out = inv
         .command()
         .output()
         .with_context(|| format!("cannot run `{}`", inv.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let code = out.status.code().unwrap_or(-1);
-    if code != 0 && code != 5 {
+    let errors = parse_errors(&stdout);
+    let tolerated = matches!(code, 0 | 5) || (matches!(code, 1 | 2) && !errors.is_empty());
+    if !tolerated {
         let tail: Vec<&str> = stdout
             .lines()
             .rev()
@@ -46,7 +61,16 @@ pub fn collect(
         )
         .into());
     }
-    Ok(parse_ids(&stdout))
+    Ok((parse_ids(&stdout), errors))
+}
+
+/// Files named in the `ERROR <path>` lines of the short summary.
+pub fn parse_errors(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("ERROR "))
+        .map(|rest| normalize(rest.split(" - ").next().unwrap_or(rest).trim()))
+        .collect()
 }
 
 /// Node ids from `--collect-only -q` output: the lines before the first blank line.

@@ -28,6 +28,13 @@ pub enum Bench {
         #[arg(long, default_value_t = 2)]
         workers: u16,
     },
+    /// Makespan / lower bound of our shard plans beside pytest-split's, on recorded and generated durations.
+    Plan,
+    /// `pytest-parallel` with longest-first ordering vs plain loadscope order (median wall time).
+    Order {
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Time to render ci_timings.md from a generated history of RUNS runs and a JUnit file of TESTS tests.
     Timings {
         #[arg(long, default_value_t = 10_000)]
@@ -41,6 +48,8 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     match &args.which {
         Bench::Overhead { runs, workers } => overhead(ctx, *runs, *workers),
         Bench::Timings { runs, tests } => timings_render(*runs, *tests),
+        Bench::Plan => plan_quality(ctx),
+        Bench::Order { runs } => order(ctx, *runs),
     }
 }
 
@@ -223,6 +232,167 @@ fn timings_render(runs: usize, tests: usize) -> anyhow::Result<ExitCode> {
     println!(
         "render time: median {:.3}s of 3 (target < 1 s)",
         median(&samples)
+    );
+    Ok(ExitCode::Ok)
+}
+
+/// A seeded, skewed duration set: most tests fast, a few very slow.
+fn generated_durations(n: usize) -> Vec<(String, f64)> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|i| {
+            let r = next();
+            let secs = if r < 0.90 {
+                0.002 + next() * 0.1
+            } else if r < 0.99 {
+                0.3 + next() * 2.0
+            } else {
+                5.0 + next() * 25.0
+            };
+            (format!("tests/test_mod{:03}.py::test_{i}", i % 240), secs)
+        })
+        .collect()
+}
+
+fn plan_quality(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    use crate::durations::Durations;
+    use crate::plan::{self, Granularity};
+
+    let config = config::load(&ctx.root)?;
+    let env = env::ensure(ctx, &config)?;
+    let (recorded, warning) = Durations::load(&crate::run::durations_path(ctx, &config));
+    if let Some(w) = warning {
+        return Err(crate::error::UserError::usage(
+            format!("bench plan needs recorded durations: {w}"),
+            "run `cargo xtask pytest` once first",
+        )
+        .into());
+    }
+    let sets: Vec<(String, Vec<(String, f64)>)> = vec![
+        (
+            format!("recorded ({} tests)", recorded.tests.len()),
+            recorded.tests.clone().into_iter().collect(),
+        ),
+        (
+            "generated skewed (6000 tests)".to_string(),
+            generated_durations(6000),
+        ),
+    ];
+    let ks = [2usize, 4, 8, 16];
+    println!("plan quality: makespan / lower bound (lower is better; 1.000 is optimal)");
+    println!(
+        "{:<32} {:>4} {:>10} {:>10} {:>16} {:>22}",
+        "durations", "K", "bound s", "ours", "least_duration", "duration_based_chunks"
+    );
+    let mut worst_ours: f64 = 0.0;
+    let mut never_worse = true;
+    for (name, tests) in sets {
+        let ids: Vec<String> = tests.iter().map(|(id, _)| id.clone()).collect();
+        let store = Durations {
+            tests: tests.iter().cloned().collect(),
+            ..Durations::default()
+        };
+        let units = plan::units(&ids, &store, Granularity::Test, config.parallel.dist.value);
+        let input = serde_json::json!({"ids": ids, "durations": store.tests, "ks": ks});
+        let script = tempfile::Builder::new().suffix(".py").tempfile()?;
+        std::fs::write(
+            script.path(),
+            include_str!("../python/scripts/pytest_split_plans.py"),
+        )?;
+        let mut child = Command::new(&env.python)
+            .arg(script.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .context("no stdin")?
+                .write_all(input.to_string().as_bytes())?;
+        }
+        let out = child.wait_with_output()?;
+        let theirs: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .context("pytest-split did not answer (is it installed in the environment?)")?;
+        for k in ks {
+            let ours = plan::lpt(&units, k, &ids);
+            let bound = ours.lower_bound;
+            let ratio_of = |algo: &str| -> f64 {
+                theirs[algo][k.to_string()]
+                    .as_array()
+                    .map(|g| g.iter().filter_map(|v| v.as_f64()).fold(0.0, f64::max) / bound)
+                    .unwrap_or(f64::NAN)
+            };
+            let (ld, dbc) = (
+                ratio_of("least_duration"),
+                ratio_of("duration_based_chunks"),
+            );
+            worst_ours = worst_ours.max(ours.ratio());
+            never_worse &= ours.ratio() <= ld + 1e-9 && ours.ratio() <= dbc + 1e-9;
+            println!(
+                "{name:<32} {k:>4} {bound:>10.2} {:>10.3} {ld:>16.3} {dbc:>22.3}",
+                ours.ratio()
+            );
+        }
+    }
+    println!("worst ratio of ours: {worst_ours:.3} (target <= 1.02); never worse than pytest-split: {never_worse}");
+    Ok(ExitCode::Ok)
+}
+
+fn order(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
+    let config = config::load(&ctx.root)?;
+    env::ensure(ctx, &config)?;
+    let exe = std::env::current_exe().context("cannot find the xtask binary")?;
+    let run = |order: &str| {
+        let mut cmd = Command::new(&exe);
+        cmd.arg("-C").arg(&ctx.root).args([
+            "--no-progress",
+            "pytest-parallel",
+            "--workers",
+            "2",
+            "--order",
+            order,
+        ]);
+        cmd.env_remove("PYTEST_WORKERS");
+        cmd
+    };
+    // One warm-up run records durations for the longest-first order.
+    time(&mut run("collection"))?;
+    let (mut longest, mut plain) = (Vec::new(), Vec::new());
+    println!(
+        "order: {runs} interleaved runs each of pytest-parallel -n 2 --dist={}",
+        config.parallel.dist.value
+    );
+    for i in 0..runs {
+        for first in if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        } {
+            let (secs, code) = time(&mut run(if first { "longest-first" } else { "collection" }))?;
+            println!(
+                "  run {}: {:<14} {secs:>7.2}s (exit {code})",
+                i + 1,
+                if first { "longest-first" } else { "collection" }
+            );
+            if first {
+                longest.push(secs)
+            } else {
+                plain.push(secs)
+            }
+        }
+    }
+    let (l, p) = (median(&longest), median(&plain));
+    println!(
+        "median: longest-first {l:.2}s, collection order {p:.2}s, ratio {:.3}",
+        l / p
     );
     Ok(ExitCode::Ok)
 }

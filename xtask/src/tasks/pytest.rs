@@ -1,7 +1,7 @@
 //! `cargo xtask pytest` and `cargo xtask pytest-parallel`: one run of the
 //! suite, from the config to the summary and the exit code.
 
-use crate::config::{self, Config, Dist, Order};
+use crate::config::{self, Config, Dist, Engine, Order};
 use crate::ctx::Ctx;
 use crate::exit::ExitCode;
 use crate::python::argv::ReportPaths;
@@ -25,6 +25,9 @@ pub struct Args {
     /// Do not measure coverage for this run.
     #[arg(long, overrides_with = "cov")]
     pub no_cov: bool,
+    /// How a parallel run is executed (default: `parallel.engine`).
+    #[arg(long, value_enum)]
+    pub engine: Option<Engine>,
     /// The order test files are handed to xdist (default: `parallel.order`).
     #[arg(long, value_enum)]
     pub order: Option<Order>,
@@ -65,9 +68,11 @@ pub fn run(args: &Args, ctx: &Ctx, task: Task) -> anyhow::Result<ExitCode> {
         reports: ReportPaths::new(&ctx.root, &config),
         notes: Vec::new(),
         threshold: true,
+        engine: args.engine.unwrap_or(config.parallel.engine),
     };
     let order = args.order.unwrap_or(config.parallel.order);
     if req.workers.is_parallel()
+        && req.engine == Engine::Xdist
         && order == Order::LongestFirst
         && args.pytest_args.is_empty()
         && matches!(req.dist, Dist::Loadscope | Dist::Loadfile)

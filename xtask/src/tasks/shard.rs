@@ -152,6 +152,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
             planned.fingerprint
         )],
         threshold: false,
+        engine: config.parallel.engine,
     };
     let result = run::run_suite(ctx, &config, &env, &req)?;
     fsx::atomic_write(

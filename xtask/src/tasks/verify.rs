@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use crate::config::{self, Dist};
+use crate::config::{self, Dist, Engine};
 use crate::coverage::{self, CoveragePaths, Executed};
 use crate::ctx::Ctx;
 use crate::error::UserError;
@@ -33,6 +33,9 @@ pub struct Args {
     /// Workers for the parallel side: `auto` or 2..=512 (default: PYTEST_WORKERS, then the config).
     #[arg(short = 'n', long, value_name = "N|auto")]
     pub workers: Option<String>,
+    /// How the parallel side is executed (default: `parallel.engine`).
+    #[arg(long, value_enum)]
+    pub engine: Option<Engine>,
     /// pytest-xdist distribution mode for the parallel side.
     #[arg(long, value_enum)]
     pub dist: Option<Dist>,
@@ -134,6 +137,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
             reports: reports.clone(),
             notes: Vec::new(),
             threshold: true,
+            engine: args.engine.unwrap_or(config.parallel.engine),
         };
         let result = run::run_suite(ctx, &config, &env, &req)?;
         if result.code == ExitCode::Interrupted {

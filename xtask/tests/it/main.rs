@@ -4,6 +4,7 @@
 mod cli;
 mod config_errors;
 mod coverage;
+mod engine;
 mod init;
 mod interrupt;
 mod pytest;

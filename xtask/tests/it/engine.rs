@@ -1,0 +1,171 @@
+//! The shards engine: concurrent plain pytest processes as one run.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{heavy, repo_root, xtask_bin, Test};
+
+#[test]
+fn shards_engine_runs_every_test_once_with_xdist_style_worker_ids() {
+    let test = Test::fixture("basic").write(
+        "tests/test_workers.py",
+        "import os\n\ndef test_worker_id_is_set():\n    assert os.environ['PYTEST_XDIST_WORKER'].startswith('gw')\n    assert os.environ['PYTEST_XDIST_WORKER_COUNT'] == '2'\n",
+    );
+    let run = test.run_args(&["pytest-parallel", "--engine", "shards", "--workers", "2"]);
+    run.status(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("tests:     15 run of 15 collected: 14 passed, 0 failed, 1 skipped"),
+        "{out}"
+    );
+    assert!(out.contains("2 shard processes, engine shards"), "{out}");
+    let record: serde_json::Value = serde_json::from_str(
+        test.read("reports/ci_timings.jsonl")
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["engine"], "shards");
+    let workers: Vec<&str> = record["worker_use"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(workers, ["gw0", "gw1"]);
+}
+
+#[test]
+fn serial_whatever_the_engine() {
+    let run = Test::fixture("basic")
+        .env("PYTEST_WORKERS", "1")
+        .run_args(&["pytest-parallel", "--engine", "shards"]);
+    run.status(0);
+    assert!(
+        run.stdout().contains("workers:   serial"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn a_shard_given_no_tests_is_never_started() {
+    let test = Test::fixture("covproj");
+    let run = test.run_args(&["pytest-parallel", "--engine", "shards", "--workers", "3"]);
+    run.status(0);
+    assert!(
+        run.stdout()
+            .contains("only 2 of 3 shards have tests; empty shards are not started"),
+        "{}",
+        run.stdout()
+    );
+    assert!(!test.path().join("reports/shards/gw2.txt").exists());
+}
+
+#[test]
+fn a_crashed_shard_names_its_unfinished_tests_and_keeps_the_others() {
+    let test = Test::fixture("crash");
+    let run = test.run_args(&["pytest-parallel", "--engine", "shards", "--workers", "2"]);
+    run.status(1);
+    let out = run.stdout();
+    assert!(
+        out.contains("CRASHED tests/test_crash.py::test_kills_its_process"),
+        "{out}"
+    );
+    assert!(out.contains("died (Failed) after"), "{out}");
+    assert!(out.contains("not run: "), "{out}");
+    // The other shard's results are kept.
+    let junit = test.read("reports/junit.xml");
+    assert!(junit.matches("<testcase").count() >= 4, "{junit}");
+}
+
+#[test]
+fn an_import_error_in_one_shard_is_a_collection_error() {
+    let test =
+        Test::fixture("basic").write("tests/test_broken.py", "import no_such_module_anywhere\n");
+    let run = test.run_args(&["pytest-parallel", "--engine", "shards", "--workers", "2"]);
+    run.status(1);
+    let out = run.stdout();
+    assert!(
+        out.contains("COLLECTION ERROR tests/test_broken.py"),
+        "{out}"
+    );
+    assert!(out.contains("14 run of 14 collected"), "{out}");
+    assert!(out.contains("1 collection error(s) (exit 1)"), "{out}");
+}
+
+#[test]
+fn ctrl_c_ends_every_shard_process() {
+    let test =
+        Test::fixture("slow").args(["pytest-parallel", "--engine", "shards", "--workers", "2"]);
+    let mut child = test
+        .command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let partial = test.path().join("reports/.partial");
+    // Wait until both processes have started a test.
+    loop {
+        let started_both = ["gw0", "gw1"].iter().all(|w| {
+            std::fs::read_to_string(partial.join(w).join("pytest-log.jsonl"))
+                .is_ok_and(|t| t.contains("\"when\": \"setup\""))
+        });
+        if started_both {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the shards never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let needle = test.path().to_string_lossy().into_owned();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&cmdline).contains(&needle)
+                && !cwd.to_string_lossy().contains(&needle),
+            "a process of the run is left: {}",
+            String::from_utf8_lossy(&cmdline)
+        );
+    }
+    assert!(test.read("reports/junit.xml").contains("<testsuite"));
+}
+
+/// On the bundled suite the shards engine gives the same outcomes and covered lines as serial.
+#[test]
+fn bundled_suite_verifies_with_the_shards_engine() {
+    let _guard = heavy();
+    let out = std::process::Command::new(xtask_bin())
+        .args([
+            "--no-progress",
+            "verify",
+            "--workers",
+            "2",
+            "--engine",
+            "shards",
+        ])
+        .env_remove("PYTEST_WORKERS")
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("verify: parallel runs match serial exactly"),
+        "{stdout}"
+    );
+}
