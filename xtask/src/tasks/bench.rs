@@ -35,6 +35,18 @@ pub enum Bench {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// Serial, xdist (loadscope, worksteal) and the shards engine side by side: median wall time and ratio to serial.
+    Engines {
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long, default_value_t = 2)]
+        workers: u16,
+    },
+    /// A parallel run with coverage vs without (median ratio), and combine + report as a share of the run.
+    Coverage {
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Time to render ci_timings.md from a generated history of RUNS runs and a JUnit file of TESTS tests.
     Timings {
         #[arg(long, default_value_t = 10_000)]
@@ -49,6 +61,8 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         Bench::Overhead { runs, workers } => overhead(ctx, *runs, *workers),
         Bench::Timings { runs, tests } => timings_render(*runs, *tests),
         Bench::Plan => plan_quality(ctx),
+        Bench::Coverage { runs } => coverage_cost(ctx, *runs),
+        Bench::Engines { runs, workers } => engines(ctx, *runs, *workers),
         Bench::Order { runs } => order(ctx, *runs),
     }
 }
@@ -393,6 +407,85 @@ fn order(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
     println!(
         "median: longest-first {l:.2}s, collection order {p:.2}s, ratio {:.3}",
         l / p
+    );
+    Ok(ExitCode::Ok)
+}
+
+fn engines(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
+    let config = config::load(&ctx.root)?;
+    env::ensure(ctx, &config)?;
+    let exe = std::env::current_exe().context("cannot find the xtask binary")?;
+    let n = workers.to_string();
+    let variants: Vec<(&str, Vec<&str>)> = vec![
+        ("serial", vec!["pytest", "--workers", "1"]),
+        ("xdist loadscope", vec!["pytest-parallel", "--engine", "xdist", "--dist", "loadscope", "--workers", &n]),
+        ("xdist worksteal", vec!["pytest-parallel", "--engine", "xdist", "--dist", "worksteal", "--workers", &n]),
+        ("shards", vec!["pytest-parallel", "--engine", "shards", "--workers", &n]),
+    ];
+    let command = |args: &[&str]| {
+        let mut cmd = Command::new(&exe);
+        cmd.arg("-C").arg(&ctx.root).arg("--no-progress").args(args).arg("--no-cov");
+        cmd.env_remove("PYTEST_WORKERS");
+        cmd
+    };
+    // Warm-up: records durations and the collected test list.
+    time(&mut command(&variants[0].1))?;
+    time(&mut command(&variants[3].1))?;
+    println!("engines on {}: {runs} rounds, {workers} workers, each round runs every variant (rotating order)", ctx.root.display());
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for round in 0..runs {
+        for k in 0..variants.len() {
+            let i = (k + round) % variants.len();
+            let (secs, code) = time(&mut command(&variants[i].1))?;
+            println!("  round {}: {:<16} {secs:>7.2}s (exit {code})", round + 1, variants[i].0);
+            samples[i].push(secs);
+        }
+    }
+    let serial = median(&samples[0]);
+    let best_xdist = median(&samples[1]).min(median(&samples[2]));
+    println!("{:<16} {:>9} {:>10}", "variant", "median s", "÷ serial");
+    for (i, (name, _)) in variants.iter().enumerate() {
+        let m = median(&samples[i]);
+        println!("{name:<16} {m:>9.2} {:>10.3}", m / serial);
+    }
+    println!("shards ÷ best xdist: {:.3}", median(&samples[3]) / best_xdist);
+    Ok(ExitCode::Ok)
+}
+
+fn coverage_cost(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
+    let config = config::load(&ctx.root)?;
+    env::ensure(ctx, &config)?;
+    let exe = std::env::current_exe().context("cannot find the xtask binary")?;
+    let history = crate::run::timings_history_path(ctx, &config);
+    let command = |cov: bool| {
+        let mut cmd = Command::new(&exe);
+        cmd.arg("-C").arg(&ctx.root).args(["--no-progress", "pytest-parallel", "--workers", "2", if cov { "--cov" } else { "--no-cov" }]);
+        cmd.env_remove("PYTEST_WORKERS");
+        cmd
+    };
+    let (mut with, mut without, mut shares) = (Vec::new(), Vec::new(), Vec::new());
+    println!("coverage: {runs} interleaved runs each of pytest-parallel -n 2, with and without coverage");
+    for i in 0..runs {
+        for cov in if i % 2 == 0 { [true, false] } else { [false, true] } {
+            let (secs, code) = time(&mut command(cov))?;
+            println!("  run {}: {:<17} {secs:>7.2}s (exit {code})", i + 1, if cov { "with coverage" } else { "without coverage" });
+            if cov {
+                with.push(secs);
+                let last = crate::report::history::read(&history)?.records.pop();
+                if let Some(r) = last {
+                    shares.push(r.phase("coverage").unwrap_or(0.0) / r.wall.max(1e-9));
+                }
+            } else {
+                without.push(secs);
+            }
+        }
+    }
+    println!(
+        "median: with {:.2}s, without {:.2}s, ratio {:.3}; combine + report {:.1}% of the run with coverage",
+        median(&with),
+        median(&without),
+        median(&with) / median(&without),
+        median(&shares) * 100.0
     );
     Ok(ExitCode::Ok)
 }
