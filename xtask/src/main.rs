@@ -10,6 +10,7 @@ mod ctx;
 mod error;
 mod exit;
 mod fsx;
+mod gen;
 mod junit;
 mod python;
 mod report;
@@ -44,5 +45,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tasks::pytest::run(&args, &ctx, workers::Task::PytestParallel)
         }
         Command::Bench(args) => tasks::bench::run(&args, &ctx),
+        Command::Gen(args) => tasks::gen::run(&args, &ctx),
     }
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config_errors;
+mod gen;
 mod init;
 mod interrupt;
 mod pytest;

@@ -1,0 +1,17 @@
+//! `pytest.ini`: what plain `pytest` reads, so a bare run collects the same
+//! tests as `cargo xtask pytest` and stays serial.
+
+use minijinja::Value;
+
+use crate::config::Config;
+
+use super::header::{self, Comment};
+
+pub const PATH: &str = "pytest.ini";
+
+pub fn render(config: &Config) -> String {
+    header::wrap(
+        Comment::Hash,
+        &super::render("pytest.ini.j2", config, Value::UNDEFINED),
+    )
+}

@@ -1,0 +1,20 @@
+//! The README's Testing section, spliced between its markers.
+
+use minijinja::Value;
+
+use crate::config::Config;
+
+use super::header::{self, Comment};
+
+pub const PATH: &str = "README.md";
+
+/// The marker name: `<!-- BEGIN GENERATED: testing -->`.
+pub const SECTION: &str = "testing";
+
+/// The text between the markers.
+pub fn render(config: &Config) -> String {
+    header::wrap(
+        Comment::Html,
+        &super::render("readme.md.j2", config, Value::UNDEFINED),
+    )
+}
