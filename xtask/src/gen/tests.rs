@@ -1,7 +1,17 @@
-//! The recipe table is safe to render into a Makefile, and every output
-//! carries the generated-file header.
+//! The repository's generated files are up to date (so `cargo test` catches
+//! drift), and the recipe table is safe to render into a Makefile.
 
 use super::*;
+
+#[test]
+fn generated_files_are_up_to_date() {
+    let root = crate::ctx::workspace_root();
+    let config = crate::config::load(&root).unwrap();
+    let inputs = Inputs::read(&root, &config).unwrap();
+    let planned = write::plan(&root, &all(&config, &inputs)).unwrap();
+    let (report, fresh) = write::check_report(&planned, false);
+    assert!(fresh, "generated files are stale:\n{report}");
+}
 
 #[test]
 fn recipes_render_safely_in_make_and_just() {
