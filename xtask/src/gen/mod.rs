@@ -248,7 +248,6 @@ struct Facts {
     test_paths: Vec<String>,
     markers: Vec<String>,
     pytest_args: String,
-    venv: String,
     python: String,
     reports: String,
     workers: String,
@@ -257,8 +256,8 @@ struct Facts {
     max_workers: i64,
     coverage_enabled: bool,
     coverage_branch: bool,
+    coverage_source: Vec<String>,
     fail_under: Option<String>,
-    lock: Option<String>,
     cache_dependency_paths: Vec<String>,
     workflow_name: String,
     workflow_path: String,
@@ -341,7 +340,6 @@ fn facts(config: &Config) -> Facts {
             .collect::<Vec<_>>()
             .join(" "),
         python: format!("{venv}/bin/python"),
-        venv,
         reports: config.reports.dir.value.trim_end_matches('/').to_string(),
         workers: config.parallel.workers.value.to_string(),
         dist: config.parallel.dist.value.to_string(),
@@ -349,8 +347,14 @@ fn facts(config: &Config) -> Facts {
         max_workers: MAX_WORKERS,
         coverage_enabled: config.coverage.enabled,
         coverage_branch: config.coverage.branch,
+        coverage_source: config
+            .project
+            .source
+            .value
+            .iter()
+            .map(|s| s.value.clone())
+            .collect(),
         fail_under: config.coverage.fail_under.value.map(number),
-        lock: config.setup.lock.clone(),
         cache_dependency_paths,
         workflow_name: config.ci.name.value.clone(),
         workflow_path: config.ci.workflow_path(),
