@@ -8,9 +8,12 @@ use super::header::{self, Comment};
 
 pub const PATH: &str = "docs/testing.md";
 
+/// The comment syntax of its header.
+pub const COMMENT: Comment = Comment::Html;
+
 pub fn render(config: &Config, fixtures: &[Fixture]) -> String {
     header::wrap(
-        Comment::Html,
+        COMMENT,
         &super::render(
             "testing.md.j2",
             config,

@@ -9,9 +9,12 @@ use super::header::{self, Comment};
 
 pub const PATH: &str = ".github/ISSUE_TEMPLATE/flaky-test.md";
 
+/// The comment syntax of its header.
+pub const COMMENT: Comment = Comment::FrontMatter;
+
 pub fn render(config: &Config) -> String {
     header::wrap(
-        Comment::FrontMatter,
+        COMMENT,
         &super::render("flaky-test.md.j2", config, Value::UNDEFINED),
     )
 }

@@ -9,9 +9,12 @@ use super::header::{self, Comment};
 
 pub const PATH: &str = "justfile";
 
+/// The comment syntax of its header.
+pub const COMMENT: Comment = Comment::Hash;
+
 pub fn render(config: &Config) -> String {
     header::wrap(
-        Comment::Hash,
+        COMMENT,
         &super::render("justfile.j2", config, Value::UNDEFINED),
     )
 }

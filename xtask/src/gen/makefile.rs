@@ -6,6 +6,9 @@ use super::header::{self, Comment};
 
 pub const PATH: &str = "Makefile";
 
+/// The comment syntax of its header.
+pub const COMMENT: Comment = Comment::Hash;
+
 pub fn render(config: &Config) -> String {
     let width = super::RECIPES
         .iter()
@@ -13,7 +16,7 @@ pub fn render(config: &Config) -> String {
         .max()
         .unwrap_or(0);
     header::wrap(
-        Comment::Hash,
+        COMMENT,
         &super::render(
             "Makefile.j2",
             config,

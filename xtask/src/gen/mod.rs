@@ -48,8 +48,9 @@ pub struct Generated {
 pub enum Kind {
     /// The whole file is generated and carries the header.
     File(Comment),
-    /// Only the text between two marker lines of a hand-written file.
-    Section(String),
+    /// Only the text between two marker lines of a hand-written file
+    /// (`<!-- BEGIN GENERATED: {name} -->`); the text carries the header.
+    Section { name: String, comment: Comment },
 }
 
 /// What the generators read from the project besides testing.toml.
@@ -116,38 +117,41 @@ pub fn all(config: &Config, inputs: &Inputs) -> Vec<Generated> {
     vec![
         file(
             pytest_ini::PATH.into(),
-            Comment::Hash,
+            pytest_ini::COMMENT,
             pytest_ini::render(config),
         ),
         file(
             makefile::PATH.into(),
-            Comment::Hash,
+            makefile::COMMENT,
             makefile::render(config),
         ),
         file(
             justfile::PATH.into(),
-            Comment::Hash,
+            justfile::COMMENT,
             justfile::render(config),
         ),
         file(
             config.ci.workflow_path(),
-            Comment::Hash,
+            workflow::COMMENT,
             workflow::render(config),
         ),
         file(
             issue_template::PATH.into(),
-            Comment::FrontMatter,
+            issue_template::COMMENT,
             issue_template::render(config),
         ),
         file(
             docs::PATH.into(),
-            Comment::Html,
+            docs::COMMENT,
             docs::render(config, &inputs.fixtures),
         ),
         Generated {
             path: readme::PATH.into(),
             contents: readme::render(config),
-            kind: Kind::Section(readme::SECTION.into()),
+            kind: Kind::Section {
+                name: readme::SECTION.into(),
+                comment: readme::COMMENT,
+            },
         },
     ]
 }

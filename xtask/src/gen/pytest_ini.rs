@@ -9,9 +9,12 @@ use super::header::{self, Comment};
 
 pub const PATH: &str = "pytest.ini";
 
+/// The comment syntax of its header.
+pub const COMMENT: Comment = Comment::Hash;
+
 pub fn render(config: &Config) -> String {
     header::wrap(
-        Comment::Hash,
+        COMMENT,
         &super::render("pytest.ini.j2", config, Value::UNDEFINED),
     )
 }

@@ -32,7 +32,7 @@ fn every_output_carries_the_header() {
     for output in all(&config, &Inputs::default()) {
         let comment = match output.kind {
             Kind::File(comment) => comment,
-            Kind::Section(_) => Comment::Html,
+            Kind::Section { comment, .. } => comment,
         };
         assert_eq!(
             header::ownership(comment, &output.contents),

@@ -5,10 +5,13 @@ use crate::config::Config;
 
 use super::header::{self, Comment};
 
+/// The comment syntax of its header.
+pub const COMMENT: Comment = Comment::Hash;
+
 pub fn render(config: &Config) -> String {
     let indexes: Vec<i64> = (1..=config.ci.shards.value).collect();
     header::wrap(
-        Comment::Hash,
+        COMMENT,
         &super::render(
             "workflow.yml.j2",
             config,

@@ -100,8 +100,8 @@ pub fn plan(root: &Path, outputs: &[Generated]) -> anyhow::Result<Vec<Planned>> 
                 (Some(output.contents.clone()), refusal)
             }
             // Nothing to splice into: the section is the README's only.
-            (Kind::Section(_), None) => (None, None),
-            (Kind::Section(name), Some(text)) => {
+            (Kind::Section { .. }, None) => (None, None),
+            (Kind::Section { name, comment }, Some(text)) => {
                 let markers = Markers::new(name);
                 let splice_error = |e: header::SpliceError| {
                     UserError::usage(
@@ -115,8 +115,7 @@ pub fn plan(root: &Path, outputs: &[Generated]) -> anyhow::Result<Vec<Planned>> 
                 let current = header::section(text, &markers).map_err(splice_error)?;
                 // The markers make the section ours; only a hand edit after
                 // generation is refused.
-                let refusal =
-                    refusal(Comment::Html, current).filter(|r| *r == Refusal::EditedByHand);
+                let refusal = refusal(*comment, current).filter(|r| *r == Refusal::EditedByHand);
                 let new = header::splice(text, &markers, &output.contents).map_err(splice_error)?;
                 (Some(new), refusal)
             }
