@@ -183,10 +183,14 @@ pub fn check_report(planned: &[Planned], ci: bool) -> (String, bool) {
     let mut out = String::new();
     let mut stale = 0;
     for p in planned {
-        let (Some(new), false) = (&p.new, p.is_fresh()) else {
-            let _ = writeln!(out, "up to date: {}", p.path);
+        let Some(new) = &p.new else {
+            let _ = writeln!(out, "skipped: {} (not found)", p.path);
             continue;
         };
+        if p.is_fresh() {
+            let _ = writeln!(out, "up to date: {}", p.path);
+            continue;
+        }
         stale += 1;
         match &p.old {
             None => {

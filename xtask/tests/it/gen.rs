@@ -144,6 +144,13 @@ fn snapshots_for_four_load_workers_without_coverage() {
         "{}",
         run.stderr()
     );
+    let run = test.run_args(&["gen", "--check"]);
+    run.status(0);
+    assert!(
+        run.stderr().contains("skipped: README.md (not found)\n"),
+        "{}",
+        run.stderr()
+    );
     snapshot_files(&test, "parallel4", false);
 }
 
