@@ -77,4 +77,6 @@ pub enum Command {
     Merge(tasks::merge::Args),
     /// Measure the xtask's overhead against bare pytest, side by side.
     Bench(tasks::bench::Args),
+    /// Write pytest.ini, Makefile, justfile, the CI workflow and the docs from testing.toml.
+    Gen(tasks::gen::Args),
 }

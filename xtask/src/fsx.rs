@@ -8,6 +8,19 @@ use anyhow::Context;
 /// Writes `contents` to `path` through a temporary file in the same directory
 /// and a rename, so readers never see a half-written file.
 pub fn atomic_write(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Result<()> {
+    stage(path, contents)?.commit()
+}
+
+/// A file written next to its destination but not yet in place: several
+/// files can be staged first and committed only when all were written.
+/// Dropping it removes the temporary file.
+pub struct Staged {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+/// Writes `contents` to a temporary file beside `path`.
+pub fn stage(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Result<Staged> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -19,11 +32,30 @@ pub fn atomic_write(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Result<(
         .with_context(|| format!("cannot write in `{}`", dir.display()))?;
     tmp.write_all(contents.as_ref())
         .with_context(|| format!("cannot write `{}`", path.display()))?;
+    // Keep the mode of the file being replaced; a new file gets the usual
+    // 0644 rather than the temporary file's 0600.
+    let permissions = std::fs::metadata(path)
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    tmp.as_file()
+        .set_permissions(permissions)
+        .with_context(|| format!("cannot set the mode of `{}`", path.display()))?;
     tmp.as_file().sync_all().ok();
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot replace `{}`", path.display()))?;
-    Ok(())
+    Ok(Staged {
+        tmp,
+        path: path.to_path_buf(),
+    })
+}
+
+impl Staged {
+    /// Renames the staged file over its destination.
+    pub fn commit(self) -> anyhow::Result<()> {
+        let Staged { tmp, path } = self;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot replace `{}`", path.display()))?;
+        Ok(())
+    }
 }
 
 /// Moves a finished file into place atomically (same file system).

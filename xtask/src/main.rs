@@ -12,6 +12,7 @@ mod durations;
 mod error;
 mod exit;
 mod fsx;
+mod gen;
 mod junit;
 mod plan;
 mod python;
@@ -55,5 +56,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Shard(args) => tasks::shard::run(&args, &ctx),
         Command::Merge(args) => tasks::merge::run(&args, &ctx),
         Command::Bench(args) => tasks::bench::run(&args, &ctx),
+        Command::Gen(args) => tasks::gen::run(&args, &ctx),
     }
 }

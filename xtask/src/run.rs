@@ -41,8 +41,10 @@ pub struct RunRequest {
     pub workers: Workers,
     pub dist: Dist,
     pub coverage: bool,
-    /// Arguments for pytest after the xtask's own.
+    /// Arguments for pytest after the xtask's own: the user's selection.
     pub extra: Vec<String>,
+    /// Arguments that change the order, not the selection (e.g. the longest-first list).
+    pub order: Vec<String>,
     pub echo: bool,
     pub summary: SummaryMode,
     pub reports: ReportPaths,
@@ -83,13 +85,14 @@ pub fn hash_seed(config: &Config) -> (Option<String>, String) {
 pub fn invocation(ctx: &Ctx, config: &Config, python: &Path, req: &RunRequest) -> Invocation {
     let (seed, _) = hash_seed(config);
     let cov = CoveragePaths::new(&req.reports.dir);
+    let extra: Vec<String> = req.order.iter().chain(req.extra.iter()).cloned().collect();
     let spec = Spec {
         config,
         workers: &req.workers,
         dist: req.dist,
         paths: &req.reports,
         hash_seed: seed,
-        extra: &req.extra,
+        extra: &extra,
         coverage_rc: req.coverage.then_some(cov.rcfile.as_path()),
     };
     argv::build(python, &ctx.root, &spec)

@@ -1,5 +1,8 @@
 //! `testing.toml`: the single source of truth for how tests run.
 
+mod ci;
+mod docs;
+mod flaky;
 mod load;
 mod model;
 pub mod setting;

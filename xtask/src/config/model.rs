@@ -10,6 +10,9 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use super::ci::Ci;
+use super::docs::Docs;
+use super::flaky::Flaky;
 use super::setting::Setting;
 
 /// The whole of `testing.toml`.
@@ -23,6 +26,9 @@ pub struct Config {
     pub reports: Reports,
     pub pytest: Pytest,
     pub timings: super::Timings,
+    pub ci: Ci,
+    pub flaky: Flaky,
+    pub docs: Docs,
 }
 
 /// `[project]`: where the code and its tests are, and which Python runs them.

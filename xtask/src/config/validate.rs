@@ -137,6 +137,9 @@ pub fn validate(config: &Config, root: &Path, path: &Path, source: &str) -> Resu
             ));
         }
     }
+    config.ci.validate(path, source)?;
+    config.flaky.validate(path, source)?;
+    config.docs.validate(path, source)?;
     Ok(())
 }
 

@@ -418,13 +418,42 @@ fn engines(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
     let n = workers.to_string();
     let variants: Vec<(&str, Vec<&str>)> = vec![
         ("serial", vec!["pytest", "--workers", "1"]),
-        ("xdist loadscope", vec!["pytest-parallel", "--engine", "xdist", "--dist", "loadscope", "--workers", &n]),
-        ("xdist worksteal", vec!["pytest-parallel", "--engine", "xdist", "--dist", "worksteal", "--workers", &n]),
-        ("shards", vec!["pytest-parallel", "--engine", "shards", "--workers", &n]),
+        (
+            "xdist loadscope",
+            vec![
+                "pytest-parallel",
+                "--engine",
+                "xdist",
+                "--dist",
+                "loadscope",
+                "--workers",
+                &n,
+            ],
+        ),
+        (
+            "xdist worksteal",
+            vec![
+                "pytest-parallel",
+                "--engine",
+                "xdist",
+                "--dist",
+                "worksteal",
+                "--workers",
+                &n,
+            ],
+        ),
+        (
+            "shards",
+            vec!["pytest-parallel", "--engine", "shards", "--workers", &n],
+        ),
     ];
     let command = |args: &[&str]| {
         let mut cmd = Command::new(&exe);
-        cmd.arg("-C").arg(&ctx.root).arg("--no-progress").args(args).arg("--no-cov");
+        cmd.arg("-C")
+            .arg(&ctx.root)
+            .arg("--no-progress")
+            .args(args)
+            .arg("--no-cov");
         cmd.env_remove("PYTEST_WORKERS");
         cmd
     };
@@ -437,7 +466,11 @@ fn engines(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
         for k in 0..variants.len() {
             let i = (k + round) % variants.len();
             let (secs, code) = time(&mut command(&variants[i].1))?;
-            println!("  round {}: {:<16} {secs:>7.2}s (exit {code})", round + 1, variants[i].0);
+            println!(
+                "  round {}: {:<16} {secs:>7.2}s (exit {code})",
+                round + 1,
+                variants[i].0
+            );
             samples[i].push(secs);
         }
     }
@@ -448,7 +481,10 @@ fn engines(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
         let m = median(&samples[i]);
         println!("{name:<16} {m:>9.2} {:>10.3}", m / serial);
     }
-    println!("shards ÷ best xdist: {:.3}", median(&samples[3]) / best_xdist);
+    println!(
+        "shards ÷ best xdist: {:.3}",
+        median(&samples[3]) / best_xdist
+    );
     Ok(ExitCode::Ok)
 }
 
@@ -459,16 +495,36 @@ fn coverage_cost(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
     let history = crate::run::timings_history_path(ctx, &config);
     let command = |cov: bool| {
         let mut cmd = Command::new(&exe);
-        cmd.arg("-C").arg(&ctx.root).args(["--no-progress", "pytest-parallel", "--workers", "2", if cov { "--cov" } else { "--no-cov" }]);
+        cmd.arg("-C").arg(&ctx.root).args([
+            "--no-progress",
+            "pytest-parallel",
+            "--workers",
+            "2",
+            if cov { "--cov" } else { "--no-cov" },
+        ]);
         cmd.env_remove("PYTEST_WORKERS");
         cmd
     };
     let (mut with, mut without, mut shares) = (Vec::new(), Vec::new(), Vec::new());
-    println!("coverage: {runs} interleaved runs each of pytest-parallel -n 2, with and without coverage");
+    println!(
+        "coverage: {runs} interleaved runs each of pytest-parallel -n 2, with and without coverage"
+    );
     for i in 0..runs {
-        for cov in if i % 2 == 0 { [true, false] } else { [false, true] } {
+        for cov in if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        } {
             let (secs, code) = time(&mut command(cov))?;
-            println!("  run {}: {:<17} {secs:>7.2}s (exit {code})", i + 1, if cov { "with coverage" } else { "without coverage" });
+            println!(
+                "  run {}: {:<17} {secs:>7.2}s (exit {code})",
+                i + 1,
+                if cov {
+                    "with coverage"
+                } else {
+                    "without coverage"
+                }
+            );
             if cov {
                 with.push(secs);
                 let last = crate::report::history::read(&history)?.records.pop();

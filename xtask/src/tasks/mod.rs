@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod coverage;
+pub mod gen;
 pub mod init;
 pub mod merge;
 pub mod order;

@@ -63,6 +63,7 @@ pub fn run(args: &Args, ctx: &Ctx, task: Task) -> anyhow::Result<ExitCode> {
         dist: args.dist.unwrap_or(config.parallel.dist.value),
         coverage: args.coverage(&config),
         extra: args.pytest_args.clone(),
+        order: Vec::new(),
         echo: args.verbose,
         summary: SummaryMode::Full,
         reports: ReportPaths::new(&ctx.root, &config),
@@ -80,7 +81,7 @@ pub fn run(args: &Args, ctx: &Ctx, task: Task) -> anyhow::Result<ExitCode> {
         match order::longest_first_args(ctx, &config)? {
             Ok(extra) => {
                 req.notes.push("test files handed to xdist longest first (recorded durations; `--order collection` turns it off)".to_string());
-                req.extra = extra;
+                req.order = extra;
             }
             Err(why) => req.notes.push(format!("collection order: {why}")),
         }

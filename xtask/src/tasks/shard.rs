@@ -144,6 +144,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         dist: args.dist.unwrap_or(config.parallel.dist.value),
         coverage: args.cov || config.coverage.enabled,
         extra,
+        order: Vec::new(),
         echo: false,
         summary: SummaryMode::Full,
         reports: reports.clone(),

@@ -132,6 +132,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
             dist,
             coverage: true,
             extra,
+            order: Vec::new(),
             echo: false,
             summary: SummaryMode::Brief,
             reports: reports.clone(),

@@ -5,6 +5,7 @@ mod cli;
 mod config_errors;
 mod coverage;
 mod engine;
+mod gen;
 mod init;
 mod interrupt;
 mod pytest;

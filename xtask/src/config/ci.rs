@@ -1,0 +1,134 @@
+//! `[ci]`: the generated CI workflow (its name, runner, Python and shards).
+
+use std::path::Path;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use crate::error::UserError;
+
+use super::load::config_error;
+use super::setting::Setting;
+
+/// The most shards a workflow may fan out to.
+pub const MAX_SHARDS: i64 = 256;
+
+/// `[ci]`: how `.github/workflows/<name>.yml` runs the suite.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Ci {
+    /// The workflow's name, also its file name (`.github/workflows/<name>.yml`).
+    pub name: Setting<String>,
+    /// The Python version `actions/setup-python` installs.
+    pub python_version: Setting<PythonVersion>,
+    /// Parallel CI jobs the suite is split across (1 = one job).
+    pub shards: Setting<i64>,
+    /// The runner label every job runs on.
+    pub runs_on: Setting<String>,
+}
+
+impl Default for Ci {
+    fn default() -> Self {
+        Ci {
+            name: Setting::new("tests".into()),
+            python_version: Setting::new(PythonVersion("3.11".into())),
+            shards: Setting::new(1),
+            runs_on: Setting::new("ubuntu-latest".into()),
+        }
+    }
+}
+
+/// A Python version as a string: TOML reads a bare `3.10` as the number 3.1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PythonVersion(pub String);
+
+impl<'de> Deserialize<'de> for PythonVersion {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct VersionVisitor;
+        impl Visitor<'_> for VersionVisitor {
+            type Value = PythonVersion;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a version in quotes, e.g. \"3.12\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(PythonVersion(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "`ci.python-version = {v}` must be quoted: write \"{v}\" (unquoted, 3.10 would read as 3.1)"
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                self.visit_f64(v as f64)
+            }
+        }
+        deserializer.deserialize_any(VersionVisitor)
+    }
+}
+
+impl Ci {
+    /// The workflow file, relative to the project root.
+    pub fn workflow_path(&self) -> String {
+        format!(".github/workflows/{}.yml", self.name.value)
+    }
+
+    /// Checks ranges and names; errors point at the value in `source`.
+    pub fn validate(&self, path: &Path, source: &str) -> Result<(), UserError> {
+        let err = |setting_span, message: String, hint: &str| {
+            config_error(path, source, setting_span, message, Some(hint.into()))
+        };
+        let name = &self.name.value;
+        let name_ok = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && !name.ends_with(".yml")
+            && !name.ends_with(".yaml");
+        if !name_ok {
+            return Err(err(
+                self.name.span.clone(),
+                format!("`ci.name = \"{name}\"` is not a usable workflow name"),
+                "use letters, digits, `-`, `_` or `.`, without the `.yml` extension (default \"tests\")",
+            ));
+        }
+        if !(1..=MAX_SHARDS).contains(&self.shards.value) {
+            return Err(err(
+                self.shards.span.clone(),
+                format!("`ci.shards = {}` is out of range", self.shards.value),
+                &format!("use a whole number from 1 (one job) to {MAX_SHARDS}"),
+            ));
+        }
+        for (key, value, span) in [
+            (
+                "ci.python-version",
+                &self.python_version.value.0,
+                &self.python_version.span,
+            ),
+            ("ci.runs-on", &self.runs_on.value, &self.runs_on.span),
+        ] {
+            if value.trim().is_empty() || value.contains(char::is_whitespace) {
+                return Err(err(
+                    span.clone(),
+                    format!("`{key} = \"{value}\"` is not a usable value"),
+                    "give one word, e.g. \"3.11\" or \"ubuntu-latest\", or remove the key to use the default",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{parse_str, DEFAULTS_TOML};
+
+    #[test]
+    fn defaults_file_matches_default_impl() {
+        let parsed = parse_str(DEFAULTS_TOML).unwrap().ci;
+        let default = super::Ci::default();
+        assert_eq!(parsed.name.value, default.name.value);
+        assert_eq!(parsed.python_version.value, default.python_version.value);
+        assert_eq!(parsed.shards.value, default.shards.value);
+        assert_eq!(parsed.runs_on.value, default.runs_on.value);
+    }
+}

@@ -1,0 +1,23 @@
+//! `docs/testing.md`: every piece of guidance on running, reading and
+//! fixing the tests, with isolation examples quoted from conftest.py.
+
+use crate::config::Config;
+
+use super::conftest::Fixture;
+use super::header::{self, Comment};
+
+pub const PATH: &str = "docs/testing.md";
+
+/// The comment syntax of its header.
+pub const COMMENT: Comment = Comment::Html;
+
+pub fn render(config: &Config, fixtures: &[Fixture]) -> String {
+    header::wrap(
+        COMMENT,
+        &super::render(
+            "testing.md.j2",
+            config,
+            minijinja::context! { fixtures => minijinja::value::Serde(fixtures) },
+        ),
+    )
+}
