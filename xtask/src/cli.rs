@@ -75,6 +75,8 @@ pub enum Command {
     Shard(tasks::shard::Args),
     /// Merge shards' reports: one JUnit, one coverage report and threshold, one timing entry.
     Merge(tasks::merge::Args),
+    /// The CI pipeline, runnable locally: setup, gen --check, the parallel run with coverage and timings.
+    Ci(tasks::ci::Args),
     /// Measure the xtask's overhead against bare pytest, side by side.
     Bench(tasks::bench::Args),
     /// Write pytest.ini, Makefile, justfile, the CI workflow and the docs from testing.toml.

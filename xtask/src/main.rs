@@ -55,6 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => tasks::plan::run(&args, &ctx),
         Command::Shard(args) => tasks::shard::run(&args, &ctx),
         Command::Merge(args) => tasks::merge::run(&args, &ctx),
+        Command::Ci(args) => tasks::ci::run(&args, &ctx),
         Command::Bench(args) => tasks::bench::run(&args, &ctx),
         Command::Gen(args) => tasks::gen::run(&args, &ctx),
     }

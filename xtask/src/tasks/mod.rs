@@ -1,6 +1,7 @@
 //! One module per `cargo xtask <task>`; each owns its `Args` and `run`.
 
 pub mod bench;
+pub mod ci;
 pub mod coverage;
 pub mod gen;
 pub mod init;

@@ -1,0 +1,72 @@
+//! `cargo xtask ci`: the exact pipeline the CI workflow runs, runnable
+//! locally with the same result: setup → `gen --check` → the parallel run
+//! with coverage (which writes the timings) → triage when tests failed.
+
+use crate::config;
+use crate::ctx::Ctx;
+use crate::exit::ExitCode;
+use crate::gen::{self, write::Mode};
+use crate::python::argv::ReportPaths;
+use crate::python::env;
+use crate::report::timings;
+use crate::run::{self, RunRequest, SummaryMode};
+use crate::signals;
+use crate::workers::{self, Task};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Skip coverage (default: always measured in CI).
+    #[arg(long)]
+    pub no_cov: bool,
+}
+
+pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let config = config::load(&ctx.root)?;
+    signals::install();
+
+    timings::group_start(ctx.github_actions, "setup");
+    let env = env::ensure(ctx, &config);
+    timings::group_end(ctx.github_actions);
+    let env = env?;
+    eprintln!("ci: environment ready ({:.1}s)", env.seconds);
+
+    timings::group_start(ctx.github_actions, "gen --check");
+    let inputs = gen::Inputs::read(&ctx.root, &config)?;
+    let planned = gen::write::plan(&ctx.root, &gen::all(&config, &inputs))?;
+    let generated = gen::write::apply(&planned, &ctx.root, Mode::Check, false);
+    timings::group_end(ctx.github_actions);
+    let generated = generated?;
+    if generated != ExitCode::Ok {
+        eprintln!("ci: generated files are stale; stopping before the tests");
+        return Ok(generated);
+    }
+
+    let env_var = std::env::var(workers::ENV_VAR).ok();
+    let workers = workers::resolve(
+        Task::PytestParallel,
+        None,
+        env_var.as_deref(),
+        &config.parallel,
+        &workers::usable_cpus,
+    )?;
+    let req = RunRequest {
+        title: "ci".into(),
+        workers,
+        dist: config.parallel.dist.value,
+        coverage: !args.no_cov,
+        extra: Vec::new(),
+        order: Vec::new(),
+        echo: false,
+        summary: SummaryMode::Full,
+        reports: ReportPaths::new(&ctx.root, &config),
+        notes: Vec::new(),
+        threshold: true,
+        engine: config.parallel.engine,
+    };
+    let result = run::run_suite(ctx, &config, &env, &req)?;
+    eprintln!(
+        "ci: timings in {}",
+        crate::fsx::relative(&run::timings_report_path(ctx, &config), &ctx.root).display()
+    );
+    Ok(result.code)
+}
