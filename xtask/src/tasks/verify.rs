@@ -24,7 +24,7 @@ pub struct Args {
     /// Run the parallel side this many times; every repeat must match serial.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repeat: u32,
-    /// Shuffle the test order on the parallel side (pytest-random-order), a new seed per repeat.
+    /// Shuffle the test order of every run (pytest-random-order), a new seed per run.
     #[arg(long)]
     pub random_order: bool,
     /// First seed for `--random-order` (default: derived from the clock).
@@ -95,12 +95,22 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     });
 
     let mut sides = Vec::new();
+    let mut serial_args = args.pytest_args.clone();
+    let mut serial_name = "serial".to_string();
+    if args.random_order {
+        // Both sides shuffled, each with its own seed: equal results prove no test depends on another.
+        serial_args.extend([
+            "--random-order".to_string(),
+            format!("--random-order-seed={first_seed}"),
+        ]);
+        serial_name.push_str(&format!(" (random order, seed {first_seed})"));
+    }
     let mut plan: Vec<(String, Workers, Vec<String>)> = vec![(
-        "serial".into(),
+        serial_name,
         Workers::Serial {
             why: "verify".into(),
         },
-        args.pytest_args.clone(),
+        serial_args,
     )];
     for i in 0..args.repeat {
         let mut extra = args.pytest_args.clone();
@@ -110,7 +120,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
             format!("parallel #{}", i + 1)
         };
         if args.random_order {
-            let seed = first_seed + u64::from(i);
+            let seed = first_seed + 1 + u64::from(i);
             extra.extend([
                 "--random-order".to_string(),
                 format!("--random-order-seed={seed}"),

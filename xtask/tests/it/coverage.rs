@@ -205,12 +205,19 @@ fn verify_passes_on_a_clean_project() {
     assert!(run.stdout().contains("parallel #2"), "{}", run.stdout());
 }
 
-/// The bundled suite: same outcomes, and parallel coverage equal to serial line for line.
+/// The bundled suite: same outcomes, and parallel coverage equal to serial
+/// line for line, with the order shuffled on both sides.
 #[test]
 fn bundled_suite_verifies() {
     let _guard = heavy();
     let out = std::process::Command::new(crate::support::xtask_bin())
-        .args(["--no-progress", "verify", "--workers", "2"])
+        .args([
+            "--no-progress",
+            "verify",
+            "--workers",
+            "2",
+            "--random-order",
+        ])
         .env_remove("PYTEST_WORKERS")
         .current_dir(crate::support::repo_root())
         .output()
