@@ -41,8 +41,13 @@ pub struct Durations {
 
 /// Node ids as recorded anywhere, made relative to the project root.
 pub fn normalize(nodeid: &str) -> String {
-    let id = nodeid.replace('\\', "/");
-    id.strip_prefix("./").unwrap_or(&id).to_string()
+    // Only the file part: test names may contain escaped characters like `\t`.
+    let (path, rest) = match nodeid.find("::") {
+        Some(i) => nodeid.split_at(i),
+        None => (nodeid, ""),
+    };
+    let path = path.replace('\\', "/");
+    format!("{}{rest}", path.strip_prefix("./").unwrap_or(&path))
 }
 
 /// The module part of a node id (`tests/test_a.py::TestX::t` → `tests/test_a.py`).
@@ -164,6 +169,7 @@ mod tests {
         d.record([("tests/a.py::t1".to_string(), 4.0)]);
         assert_eq!(d.tests["tests/a.py::t1"], 3.0);
         assert!(d.tests.contains_key("tests/b.py::t3"));
+        assert_eq!(normalize("tests\\c.py::test_x[a\\tb]"), "tests/c.py::test_x[a\\tb]");
         let median = d.median();
         assert_eq!(median, Some(4.0));
         assert_eq!(d.estimate("tests/new.py::t", median), (4.0, false));

@@ -32,6 +32,11 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let code = match run(cli) {
         Ok(code) => code,
+        // A step that failed because it was interrupted is an interruption, not an error.
+        Err(_) if signals::interrupted() => {
+            eprintln!("interrupted");
+            ExitCode::Interrupted
+        }
         Err(err) => {
             eprint!("{}", error::render(&err));
             ExitCode::Usage
