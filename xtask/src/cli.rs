@@ -65,4 +65,6 @@ pub enum Command {
     PytestParallel(tasks::pytest::Args),
     /// Measure the xtask's overhead against bare pytest, side by side.
     Bench(tasks::bench::Args),
+    /// Audit the test code for isolation problems (shared paths, state, ports, fixtures).
+    Audit(tasks::audit::Args),
 }

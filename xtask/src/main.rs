@@ -4,6 +4,7 @@
 //! `main` parses the flags, resolves the [`ctx::Ctx`] once, dispatches to one
 //! task, prints any error, and is the only place that exits.
 
+mod audit;
 mod cli;
 mod config;
 mod ctx;
@@ -44,5 +45,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tasks::pytest::run(&args, &ctx, workers::Task::PytestParallel)
         }
         Command::Bench(args) => tasks::bench::run(&args, &ctx),
+        Command::Audit(args) => tasks::audit::run(&args, &ctx),
     }
 }

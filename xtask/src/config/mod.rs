@@ -1,5 +1,6 @@
 //! `testing.toml`: the single source of truth for how tests run.
 
+mod audit;
 mod load;
 mod model;
 mod setting;

@@ -22,6 +22,7 @@ pub struct Config {
     pub coverage: Coverage,
     pub reports: Reports,
     pub pytest: Pytest,
+    pub audit: super::audit::Audit,
 }
 
 /// `[project]`: where the code and its tests are, and which Python runs them.

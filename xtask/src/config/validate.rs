@@ -95,6 +95,7 @@ pub fn validate(config: &Config, root: &Path, path: &Path, source: &str) -> Resu
             ));
         }
     }
+    super::audit::validate(&config.audit, root, path, source)?;
     Ok(())
 }
 

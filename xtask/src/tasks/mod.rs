@@ -1,5 +1,6 @@
 //! One module per `cargo xtask <task>`; each owns its `Args` and `run`.
 
+pub mod audit;
 pub mod bench;
 pub mod init;
 pub mod pytest;

@@ -1,6 +1,7 @@
 //! The single integration-test binary: every test runs the real xtask on a
 //! real Python project (fixtures copied into temporary directories).
 
+mod audit;
 mod cli;
 mod config_errors;
 mod init;
