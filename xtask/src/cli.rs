@@ -67,4 +67,6 @@ pub enum Command {
     Bench(tasks::bench::Args),
     /// Audit the test code for isolation problems (shared paths, state, ports, fixtures).
     Audit(tasks::audit::Args),
+    /// Check the services in testing.toml serve as many clients at once as there are workers.
+    Preflight(tasks::preflight::Args),
 }

@@ -12,6 +12,7 @@ mod error;
 mod exit;
 mod fsx;
 mod junit;
+mod preflight;
 mod python;
 mod report;
 mod signals;
@@ -46,5 +47,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => tasks::bench::run(&args, &ctx),
         Command::Audit(args) => tasks::audit::run(&args, &ctx),
+        Command::Preflight(args) => tasks::preflight::run(&args, &ctx),
     }
 }

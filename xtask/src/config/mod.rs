@@ -3,6 +3,7 @@
 mod audit;
 mod load;
 mod model;
+mod services;
 mod setting;
 mod validate;
 
@@ -11,6 +12,7 @@ use std::path::Path;
 use anyhow::Context;
 
 pub use model::{Config, Dist, Parallel, WorkersSetting};
+pub use services::Service;
 pub use validate::MAX_WORKERS;
 
 use crate::error::UserError;

@@ -23,6 +23,7 @@ pub struct Config {
     pub reports: Reports,
     pub pytest: Pytest,
     pub audit: super::audit::Audit,
+    pub services: super::services::Services,
 }
 
 /// `[project]`: where the code and its tests are, and which Python runs them.

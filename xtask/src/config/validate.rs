@@ -96,6 +96,7 @@ pub fn validate(config: &Config, root: &Path, path: &Path, source: &str) -> Resu
         }
     }
     super::audit::validate(&config.audit, root, path, source)?;
+    super::services::validate(&config.services, path, source)?;
     Ok(())
 }
 

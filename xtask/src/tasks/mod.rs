@@ -3,5 +3,6 @@
 pub mod audit;
 pub mod bench;
 pub mod init;
+pub mod preflight;
 pub mod pytest;
 pub mod setup;

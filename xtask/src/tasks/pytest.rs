@@ -106,6 +106,7 @@ pub fn execute(args: &Args, ctx: &Ctx, config: &Config, task: Task) -> anyhow::R
             code: ExitCode::Interrupted,
         });
     }
+    crate::preflight::before_run(ctx, config, &workers)?;
     let spec = Spec {
         config,
         workers: &workers,

@@ -6,6 +6,7 @@ mod cli;
 mod config_errors;
 mod init;
 mod interrupt;
+mod preflight;
 mod pytest;
 mod setup;
 mod support;
