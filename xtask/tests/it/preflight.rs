@@ -34,7 +34,6 @@ impl Server {
     fn start(behaviour: Behaviour) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || serve(listener, behaviour, &flag));
@@ -53,6 +52,8 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept so the server sees the flag.
+        TcpStream::connect(("127.0.0.1", self.port)).ok();
         if let Some(thread) = self.thread.take() {
             thread.join().unwrap();
         }
@@ -63,15 +64,13 @@ fn serve(listener: TcpListener, behaviour: Behaviour, stop: &Arc<AtomicBool>) {
     let active = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     while !stop.load(Ordering::SeqCst) {
-        let stream = match listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5));
-                continue;
-            }
-            Err(_) => break,
+        // Blocking, so every client is accepted at once (Drop wakes it).
+        let Ok((stream, _)) = listener.accept() else {
+            break;
         };
-        stream.set_nonblocking(false).unwrap();
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
         match behaviour {
             Behaviour::Concurrent => {
                 let stop = stop.clone();
@@ -279,7 +278,13 @@ fn hanging_command_times_out_and_is_killed() {
             ),
         "{stderr}"
     );
-    let left = processes_with(&format!("sleep {marker}"));
+    // SIGKILL is delivered asynchronously: give the killed group a moment to exit.
+    let needle = format!("sleep {marker}");
+    let gone_by = Instant::now() + Duration::from_secs(3);
+    while !processes_with(&needle).is_empty() && Instant::now() < gone_by {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left = processes_with(&needle);
     assert!(left.is_empty(), "left running: {left:?}");
 }
 
