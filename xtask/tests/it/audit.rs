@@ -149,10 +149,16 @@ fn syntax_error_is_reported_and_other_files_are_still_audited() {
         ],
         "",
     );
+    // Latin-1 bytes in a file Python reads as UTF-8.
+    std::fs::write(
+        test.path().join("tests/test_d_latin1.py"),
+        b"def test_caf\xe9():\n    pass\n",
+    )
+    .unwrap();
     let run = test.run_args(&["audit", "--format", "json"]);
     run.status(1);
     let report = json(&run);
-    assert_eq!(report["files_audited"], 3);
+    assert_eq!(report["files_audited"], 4);
     let findings = report["findings"].as_array().unwrap();
     let syntax = findings
         .iter()
@@ -164,6 +170,19 @@ fn syntax_error_is_reported_and_other_files_are_still_audited() {
     assert!(findings
         .iter()
         .any(|f| f["rule"] == "os-environ-mutation" && f["path"] == "tests/test_b_env.py"));
+    let latin1 = findings
+        .iter()
+        .find(|f| f["path"] == "tests/test_d_latin1.py")
+        .expect("a finding for the undecodable file");
+    assert_eq!(latin1["rule"], "syntax-error");
+    assert_eq!(
+        (latin1["line"].as_u64(), latin1["column"].as_u64()),
+        (Some(1), Some(13))
+    );
+    assert!(latin1["message"]
+        .as_str()
+        .unwrap()
+        .contains("not valid UTF-8"));
 
     let text = test.run_args(&["--color", "never", "audit"]);
     text.status(1);

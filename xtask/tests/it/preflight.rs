@@ -219,6 +219,66 @@ fn nothing_listening_fails_fast() {
     );
 }
 
+/// A Python listener with a backlog of 0 that never accepts: once its queue
+/// holds a connection, further connection attempts hang. Killed on drop.
+struct Stalled {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Stalled {
+    fn start() -> Stalled {
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import socket, sys\n\
+                 s = socket.socket()\n\
+                 s.bind(('127.0.0.1', 0))\n\
+                 s.listen(0)\n\
+                 print(s.getsockname()[1], flush=True)\n\
+                 sys.stdin.read()\n",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut line = String::new();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        let port = line.trim().parse().expect("the listener prints its port");
+        Stalled { child, port }
+    }
+}
+
+impl Drop for Stalled {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+#[test]
+fn connections_that_hang_time_out() {
+    let stalled = Stalled::start();
+    let test = project(&format!(
+        "[services.queue]\ntcp = \"127.0.0.1:{}\"\nconcurrency = 4\ntimeout = 1\n",
+        stalled.port
+    ));
+    let started = Instant::now();
+    let run = test.run_args(&["preflight"]);
+    run.status(2);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let stderr = run.stderr();
+    assert!(
+        stderr.starts_with("error: service `queue` is not ready: ")
+            && stderr.contains(&format!(
+                "connecting to 127.0.0.1:{} timed out after 1.0s",
+                stalled.port
+            )),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn failing_command_is_named_with_its_output() {
     let test = project(
