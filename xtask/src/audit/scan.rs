@@ -244,7 +244,7 @@ impl Resource {
         match self {
             Resource::DbConnection => "a database connection",
             Resource::DbEngine => "a database engine (a connection pool)",
-            Resource::DbSession => "a database session",
+            Resource::DbSession => "a session object (SQLAlchemy, requests, …)",
             Resource::Neo4jDriver => "a Neo4j driver",
             Resource::Neo4jSession => "a Neo4j session",
             Resource::DagsterInstance => "a Dagster instance",
@@ -350,6 +350,10 @@ struct Scan<'s> {
     /// Function node ids of autouse fixtures.
     autouse: HashSet<usize>,
     mutations: Vec<Mutation>,
+    /// Function node ids that change into a directory of their own.
+    isolating: HashSet<usize>,
+    /// Writes to fixed relative paths, with the function they are in.
+    cwd_writes: Vec<(Option<usize>, Finding)>,
     /// Line → rule ids allowed on it (`all` allows every rule).
     allowed: HashMap<usize, Vec<String>>,
     findings: Vec<Finding>,
@@ -364,6 +368,8 @@ impl<'s> Scan<'s> {
             locals: HashMap::new(),
             autouse: HashSet::new(),
             mutations: Vec::new(),
+            isolating: HashSet::new(),
+            cwd_writes: Vec::new(),
             allowed: HashMap::new(),
             findings: Vec::new(),
         }
@@ -406,6 +412,14 @@ impl<'s> Scan<'s> {
             ));
         }
         self.findings.extend(deferred);
+        // An autouse fixture that changes directory isolates every test in the file.
+        let file_isolated = self.autouse.iter().any(|f| self.isolating.contains(f));
+        for (func, finding) in std::mem::take(&mut self.cwd_writes) {
+            let isolated = func.is_some_and(|f| self.isolating.contains(&f));
+            if !file_isolated && !isolated {
+                self.findings.push(finding);
+            }
+        }
         let before = self.findings.len();
         let allowed = std::mem::take(&mut self.allowed);
         self.findings.retain(|f| {
@@ -1140,9 +1154,16 @@ impl<'s> Scan<'s> {
                 .map_or("", |a| self.text(a)),
             _ => self.text(func),
         };
+        // `monkeypatch.chdir(tmp_path)`, `tmpdir.as_cwd()`, click's
+        // `runner.isolated_filesystem()`: relative paths are private after these.
+        if matches!(last, "chdir" | "as_cwd" | "isolated_filesystem") {
+            if let Some(f) = at.func {
+                self.isolating.insert(f.id());
+            }
+        }
         // `Path("x").write_text()` has no dotted name, only a method.
         let Some(q) = q else {
-            self.cwd_file(node, func, "", last, args);
+            self.cwd_file(at, node, func, "", last, args);
             return;
         };
 
@@ -1175,7 +1196,7 @@ impl<'s> Scan<'s> {
             );
         }
         self.tempfile(node, &q, at);
-        self.cwd_file(node, func, &q, last, args);
+        self.cwd_file(at, node, func, &q, last, args);
     }
 
     /// `tempfile.mkdtemp()` and friends without a visible cleanup.
@@ -1253,6 +1274,7 @@ impl<'s> Scan<'s> {
     /// Writes to fixed relative paths: `open("out.csv", "w")`, `Path("x").write_text()`, …
     fn cwd_file(
         &mut self,
+        at: Where<'s>,
         node: Node<'s>,
         func: Node<'s>,
         q: &str,
@@ -1381,6 +1403,9 @@ impl<'s> Scan<'s> {
                     path.rsplit('/').next().unwrap_or(&path)
                 )),
             );
+            // Kept only if the function never moves into a directory of its own.
+            let finding = self.findings.pop().expect("just reported");
+            self.cwd_writes.push((at.func.map(|f| f.id()), finding));
         }
     }
 
