@@ -81,4 +81,8 @@ pub enum Command {
     Bench(tasks::bench::Args),
     /// Write pytest.ini, Makefile, justfile, the CI workflow and the docs from testing.toml.
     Gen(tasks::gen::Args),
+    /// Audit the test code for isolation problems (shared paths, state, ports, fixtures).
+    Audit(tasks::audit::Args),
+    /// Check the services in testing.toml serve as many clients at once as there are workers.
+    Preflight(tasks::preflight::Args),
 }

@@ -58,6 +58,9 @@ impl Ctx {
         };
         if !color_ok {
             console::set_colors_enabled_stderr(false);
+            console::set_colors_enabled(false);
+        } else if matches!(global.color, Color::Always) {
+            console::set_colors_enabled(true);
         }
         Ok(Ctx {
             root,

@@ -169,7 +169,10 @@ mod tests {
         d.record([("tests/a.py::t1".to_string(), 4.0)]);
         assert_eq!(d.tests["tests/a.py::t1"], 3.0);
         assert!(d.tests.contains_key("tests/b.py::t3"));
-        assert_eq!(normalize("tests\\c.py::test_x[a\\tb]"), "tests/c.py::test_x[a\\tb]");
+        assert_eq!(
+            normalize("tests\\c.py::test_x[a\\tb]"),
+            "tests/c.py::test_x[a\\tb]"
+        );
         let median = d.median();
         assert_eq!(median, Some(4.0));
         assert_eq!(d.estimate("tests/new.py::t", median), (4.0, false));

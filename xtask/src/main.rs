@@ -4,6 +4,7 @@
 //! `main` parses the flags, resolves the [`ctx::Ctx`] once, dispatches to one
 //! task, prints any error, and is the only place that exits.
 
+mod audit;
 mod cli;
 mod config;
 mod coverage;
@@ -15,6 +16,7 @@ mod fsx;
 mod gen;
 mod junit;
 mod plan;
+mod preflight;
 mod python;
 mod report;
 mod run;
@@ -63,5 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ci(args) => tasks::ci::run(&args, &ctx),
         Command::Bench(args) => tasks::bench::run(&args, &ctx),
         Command::Gen(args) => tasks::gen::run(&args, &ctx),
+        Command::Audit(args) => tasks::audit::run(&args, &ctx),
+        Command::Preflight(args) => tasks::preflight::run(&args, &ctx),
     }
 }

@@ -124,6 +124,8 @@ pub fn run_suite(
             ));
         }
     }
+    // Shared services must serve every worker at once before workers hit them.
+    crate::preflight::before_run(ctx, config, &req.workers)?;
     let inv = invocation(ctx, config, &env.python, req);
 
     // A new run starts from a clean slate: nothing of an earlier run is mixed in.

@@ -1,10 +1,12 @@
 //! `testing.toml`: the single source of truth for how tests run.
 
+mod audit;
 mod ci;
 mod docs;
 mod flaky;
 mod load;
 mod model;
+mod services;
 pub mod setting;
 mod timings;
 mod validate;
@@ -14,6 +16,7 @@ use std::path::Path;
 use anyhow::Context;
 
 pub use model::{Config, Dist, Engine, Granularity, Order, Parallel, WorkersSetting};
+pub use services::Service;
 pub use timings::Timings;
 pub use validate::MAX_WORKERS;
 

@@ -29,6 +29,8 @@ pub struct Config {
     pub ci: Ci,
     pub flaky: Flaky,
     pub docs: Docs,
+    pub audit: super::audit::Audit,
+    pub services: super::services::Services,
 }
 
 /// `[project]`: where the code and its tests are, and which Python runs them.

@@ -140,6 +140,8 @@ pub fn validate(config: &Config, root: &Path, path: &Path, source: &str) -> Resu
     config.ci.validate(path, source)?;
     config.flaky.validate(path, source)?;
     config.docs.validate(path, source)?;
+    super::audit::validate(&config.audit, root, path, source)?;
+    super::services::validate(&config.services, path, source)?;
     Ok(())
 }
 

@@ -54,6 +54,15 @@ pub enum Bench {
         #[arg(long, default_value_t = 100_000)]
         tests: usize,
     },
+    /// `cargo xtask audit` on generated test files (default 2,000) in a temp dir.
+    Audit {
+        /// Test files to generate.
+        #[arg(long, default_value_t = 2000)]
+        files: usize,
+        /// Timed runs (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
 }
 
 pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
@@ -64,6 +73,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         Bench::Coverage { runs } => coverage_cost(ctx, *runs),
         Bench::Engines { runs, workers } => engines(ctx, *runs, *workers),
         Bench::Order { runs } => order(ctx, *runs),
+        Bench::Audit { files, runs } => audit(*files, *runs),
     }
 }
 
@@ -246,6 +256,82 @@ fn timings_render(runs: usize, tests: usize) -> anyhow::Result<ExitCode> {
     println!(
         "render time: median {:.3}s of 3 (target < 1 s)",
         median(&samples)
+    );
+    Ok(ExitCode::Ok)
+}
+
+/// A generated test module: fixtures, tests, and a few violations, about the
+/// size and shape of a real one (~80 lines).
+fn generated_test_module(i: usize) -> String {
+    let mut text = format!(
+        "\"\"\"Generated module {i} for the audit benchmark.\"\"\"\n\n\
+         import os\nimport sqlite3\nfrom pathlib import Path\n\nimport pytest\n\n\
+         ROWS = [(\"a\", 1), (\"b\", 2)]\nSEEN = []\n\n\n\
+         @pytest.fixture\ndef db(tmp_path):\n    conn = sqlite3.connect(tmp_path / \"db{i}.sqlite\")\n    yield conn\n    conn.close()\n\n\n"
+    );
+    for t in 0..8 {
+        text.push_str(&format!(
+            "def test_case_{i}_{t}(db, tmp_path, monkeypatch):\n\
+             \x20   \"\"\"Case {t}: insert, read back and compare.\"\"\"\n\
+             \x20   monkeypatch.setenv(\"CASE\", \"{t}\")\n\
+             \x20   db.execute(\"create table t{t} (k text, v int)\")\n\
+             \x20   db.executemany(\"insert into t{t} values (?, ?)\", ROWS)\n\
+             \x20   out = tmp_path / \"out{t}.csv\"\n\
+             \x20   out.write_text(\",\".join(str(v) for _, v in ROWS))\n\
+             \x20   assert db.execute(\"select count(*) from t{t}\").fetchone() == (2,)\n\n\n"
+        ));
+    }
+    if i.is_multiple_of(10) {
+        text.push_str("def test_violations():\n    os.environ[\"X\"] = \"1\"\n    SEEN.append(1)\n    Path(\"/tmp/shared.txt\").write_text(\"x\")\n");
+    }
+    text
+}
+
+fn audit(files: usize, runs: usize) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::Builder::new()
+        .prefix("xtask-bench-audit-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
+    let mut bytes = 0;
+    let mut lines = 0;
+    for i in 0..files {
+        let sub = dir.path().join(format!("pkg{}", i / 100));
+        std::fs::create_dir_all(&sub)
+            .with_context(|| format!("cannot create `{}`", sub.display()))?;
+        let text = generated_test_module(i);
+        bytes += text.len();
+        lines += text.lines().count();
+        std::fs::write(sub.join(format!("test_gen_{i}.py")), text)
+            .context("cannot write a generated test file")?;
+    }
+    println!(
+        "audit: {files} generated test files ({lines} lines, {} KiB), {runs} runs",
+        bytes / 1024
+    );
+    let mut times = Vec::new();
+    let mut cpu_times = Vec::new();
+    for run in 0..runs.max(1) {
+        let started = Instant::now();
+        let cpu_started = cpu_seconds();
+        let found = crate::audit::discover(dir.path(), &[".".to_string()])?;
+        let report = crate::audit::audit(dir.path(), &found, &Default::default());
+        let secs = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu_started;
+        println!(
+            "  run {}: {secs:.3}s wall, {cpu:.3}s CPU, for {} files, {} findings",
+            run + 1,
+            found.len(),
+            report.findings().count()
+        );
+        times.push(secs);
+        cpu_times.push(cpu);
+    }
+    let m = median(&times);
+    println!(
+        "median: {m:.3}s wall ({:.0} files/s), {:.3}s CPU on {} thread(s); target < 2s for 2,000 files",
+        files as f64 / m,
+        median(&cpu_times),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
     Ok(ExitCode::Ok)
 }
@@ -544,4 +630,16 @@ fn coverage_cost(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
         median(&shares) * 100.0
     );
     Ok(ExitCode::Ok)
+}
+
+/// CPU time (user + system) of this process so far, all threads included.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct owned by this frame.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }

@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: the exact pipeline the CI workflow runs, runnable
-//! locally with the same result: setup → `gen --check` → the parallel run
-//! with coverage (which writes the timings) → triage when tests failed.
+//! locally with the same result: setup → `gen --check` → the isolation
+//! audit → the parallel run with coverage (which writes the timings).
 
 use crate::config;
 use crate::ctx::Ctx;
@@ -41,6 +41,19 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         return Ok(generated);
     }
 
+    timings::group_start(ctx.github_actions, "audit");
+    let audit_args = crate::tasks::audit::Args {
+        paths: Vec::new(),
+        format: crate::tasks::audit::Format::Text,
+        severity: None,
+    };
+    let audit = crate::tasks::audit::run(&audit_args, ctx);
+    timings::group_end(ctx.github_actions);
+    let audit = audit?;
+    if audit != ExitCode::Ok {
+        eprintln!("ci: the isolation audit found problems (see above); running the tests anyway");
+    }
+
     let env_var = std::env::var(workers::ENV_VAR).ok();
     let workers = workers::resolve(
         Task::PytestParallel,
@@ -68,5 +81,9 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         "ci: timings in {}",
         crate::fsx::relative(&run::timings_report_path(ctx, &config), &ctx.root).display()
     );
+    if result.code == ExitCode::Ok && audit != ExitCode::Ok {
+        eprintln!("ci: failing because of the audit findings");
+        return Ok(audit);
+    }
     Ok(result.code)
 }

@@ -1,5 +1,6 @@
 //! One module per `cargo xtask <task>`; each owns its `Args` and `run`.
 
+pub mod audit;
 pub mod bench;
 pub mod ci;
 pub mod coverage;
@@ -8,6 +9,7 @@ pub mod init;
 pub mod merge;
 pub mod order;
 pub mod plan;
+pub mod preflight;
 pub mod pytest;
 pub mod setup;
 pub mod shard;

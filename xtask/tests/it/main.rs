@@ -1,6 +1,7 @@
 //! The single integration-test binary: every test runs the real xtask on a
 //! real Python project (fixtures copied into temporary directories).
 
+mod audit;
 mod ci;
 mod cli;
 mod config_errors;
@@ -9,6 +10,7 @@ mod engine;
 mod gen;
 mod init;
 mod interrupt;
+mod preflight;
 mod pytest;
 mod setup;
 mod shard;

@@ -1,0 +1,35 @@
+//! `cargo xtask preflight`: check the shared services in testing.toml the
+//! way a parallel run would before it starts (exit 2 naming a service that
+//! is down, refuses concurrent clients, or times out).
+
+use crate::config;
+use crate::ctx::Ctx;
+use crate::exit::ExitCode;
+use crate::preflight;
+use crate::workers::{self, Task};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Check for this many workers: `auto` or 1..=512 (default: as `pytest-parallel`
+    /// resolves it from PYTEST_WORKERS and `parallel.workers`).
+    #[arg(short = 'n', long, value_name = "N|auto")]
+    pub workers: Option<String>,
+}
+
+pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let config = config::load(&ctx.root)?;
+    if config.services.is_empty() {
+        eprintln!("preflight: no services in testing.toml; nothing to check");
+        return Ok(ExitCode::Ok);
+    }
+    let env = std::env::var(workers::ENV_VAR).ok();
+    let workers = workers::resolve(
+        Task::PytestParallel,
+        args.workers.as_deref(),
+        env.as_deref(),
+        &config.parallel,
+        &workers::usable_cpus,
+    )?;
+    preflight::check(&ctx.root, &config, usize::from(workers.count()))?;
+    Ok(ExitCode::Ok)
+}
