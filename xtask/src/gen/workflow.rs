@@ -8,6 +8,51 @@ use super::header::{self, Comment};
 /// The comment syntax of its header.
 pub const COMMENT: Comment = Comment::Hash;
 
+/// One `[services.<name>]` with an image, as a GitHub Actions service container.
+#[derive(serde::Serialize)]
+struct ServiceView {
+    name: String,
+    image: String,
+    ports: Vec<String>,
+    env: Vec<(String, String)>,
+    options: Option<String>,
+}
+
+/// Quotes a health command for `docker create` options the way workflows
+/// usually write it: in double quotes when that is safe.
+fn docker_quote(cmd: &str) -> String {
+    if cmd.contains(['"', '$', '`', '\\']) {
+        crate::python::argv::quote(cmd)
+    } else {
+        format!("\"{cmd}\"")
+    }
+}
+
+fn services(config: &Config) -> Vec<ServiceView> {
+    config
+        .services
+        .iter()
+        .filter_map(|(name, service)| {
+            let s = &service.value;
+            let image = s.image.as_ref()?.value.clone();
+            let options = s.health_cmd.as_ref().map(|cmd| {
+                format!(
+                    "--health-cmd {} --health-interval 5s --health-timeout {}s --health-retries 20",
+                    docker_quote(&cmd.value),
+                    s.timeout.value.ceil().max(1.0)
+                )
+            });
+            Some(ServiceView {
+                name: name.clone(),
+                image,
+                ports: s.ports.iter().map(|p| p.value.clone()).collect(),
+                env: s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                options,
+            })
+        })
+        .collect()
+}
+
 pub fn render(config: &Config) -> String {
     let indexes: Vec<i64> = (0..config.ci.shards.value).collect();
     header::wrap(
@@ -15,7 +60,7 @@ pub fn render(config: &Config) -> String {
         &super::render(
             "workflow.yml.j2",
             config,
-            minijinja::context! { shard_indexes => indexes },
+            minijinja::context! { shard_indexes => indexes, containers => minijinja::Value::from(minijinja::value::Serde(services(config))) },
         ),
     )
 }

@@ -98,6 +98,14 @@ reason = "Unknown yet."
 
 [docs]
 isolation-fixtures = ["worker_namespace", "_isolate_package_state"]
+
+[services.neo4j]
+tcp = "localhost:7687"
+image = "neo4j:5"
+ports = ["7687:7687"]
+env = { NEO4J_AUTH = "neo4j/test-password" }
+health-cmd = "cypher-shell -u neo4j -p test-password 'RETURN 1'"
+timeout = 10
 "#;
 
 fn gen(test: &Test) {
