@@ -15,5 +15,6 @@ mod pytest;
 mod setup;
 mod shard;
 mod support;
+mod tidy;
 mod timings;
 mod workers;
