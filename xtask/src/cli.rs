@@ -75,6 +75,10 @@ pub enum Command {
     Shard(tasks::shard::Args),
     /// Merge shards' reports: one JUnit, one coverage report and threshold, one timing entry.
     Merge(tasks::merge::Args),
+    /// Re-run the last run's failures alone and serially, classify them, and judge the flakiness rate.
+    Triage(tasks::triage::Args),
+    /// Find the test that, run earlier in the same process, makes a test fail.
+    Bisect(tasks::bisect::Args),
     /// Measure the xtask's overhead against bare pytest, side by side.
     Bench(tasks::bench::Args),
     /// Write pytest.ini, Makefile, justfile, the CI workflow and the docs from testing.toml.

@@ -55,6 +55,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => tasks::plan::run(&args, &ctx),
         Command::Shard(args) => tasks::shard::run(&args, &ctx),
         Command::Merge(args) => tasks::merge::run(&args, &ctx),
+        Command::Triage(args) => tasks::triage::run(&args, &ctx),
+        Command::Bisect(args) => tasks::bisect::run(&args, &ctx),
         Command::Bench(args) => tasks::bench::run(&args, &ctx),
         Command::Gen(args) => tasks::gen::run(&args, &ctx),
     }

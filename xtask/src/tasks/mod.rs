@@ -1,6 +1,7 @@
 //! One module per `cargo xtask <task>`; each owns its `Args` and `run`.
 
 pub mod bench;
+pub mod bisect;
 pub mod coverage;
 pub mod gen;
 pub mod init;
@@ -11,4 +12,5 @@ pub mod pytest;
 pub mod setup;
 pub mod shard;
 pub mod timings;
+pub mod triage;
 pub mod verify;

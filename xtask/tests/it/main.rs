@@ -13,4 +13,5 @@ mod setup;
 mod shard;
 mod support;
 mod timings;
+mod triage;
 mod workers;
