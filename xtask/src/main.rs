@@ -56,6 +56,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Shard(args) => tasks::shard::run(&args, &ctx),
         Command::Merge(args) => tasks::merge::run(&args, &ctx),
         Command::Triage(args) => tasks::triage::run(&args, &ctx),
+        Command::Rollback(args) => tasks::rollback::run(&args, &ctx),
         Command::Bisect(args) => tasks::bisect::run(&args, &ctx),
         Command::Bench(args) => tasks::bench::run(&args, &ctx),
         Command::Gen(args) => tasks::gen::run(&args, &ctx),

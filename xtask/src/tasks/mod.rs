@@ -9,6 +9,7 @@ pub mod merge;
 pub mod order;
 pub mod plan;
 pub mod pytest;
+pub mod rollback;
 pub mod setup;
 pub mod shard;
 pub mod timings;

@@ -1,4 +1,4 @@
-//! `cargo xtask triage` and `bisect` on the `pollution` fixture:
+//! `cargo xtask triage`, `bisect` and `rollback` on the `pollution` fixture:
 //! a real failure, a test polluted by module state another test leaves
 //! behind on the same xdist worker, and a flaky test that fails on odd
 //! attempts (an attempt counter in the project).
@@ -12,6 +12,7 @@
 //! `test_b_reset.py`, which would clean the state in between when the suite
 //! runs serially: serially the victim passes.
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::{shared_config, Run, Test};
@@ -361,4 +362,131 @@ fn bisect_names_the_polluter_within_the_run_bound_and_says_when_it_cannot() {
         "{}",
         unknown.stderr()
     );
+}
+
+/// A git repository holding the fixture's testing.toml, committed.
+fn committed_project(config: &str) -> Test {
+    let test = pollution("").write("testing.toml", config);
+    for args in [
+        &["init", "-q"][..],
+        &["add", "testing.toml"],
+        &["commit", "-q", "-m", "testing.toml"],
+    ] {
+        git(test.path(), args);
+    }
+    test
+}
+
+#[track_caller]
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// A testing.toml with comments everywhere, `workers` among them.
+fn commented_config() -> String {
+    shared_config("[\"tests\"]", "").replace(
+        "[setup]\n",
+        "# How the xdist workers are set.\n[parallel] # the parallel section\n# Two on CI runners.\nworkers   = \"auto\"   # see docs/testing.md\ndist = \"loadscope\"\n\n[setup]\n",
+    )
+}
+
+#[test]
+fn rollback_and_undo_leave_testing_toml_byte_identical() {
+    let original = commented_config();
+    let test = committed_project(&original);
+    let run = test.run_args(&["rollback"]);
+    run.status(0);
+    let rolled = test.read("testing.toml");
+    assert_eq!(
+        rolled,
+        original.replace(
+            "workers   = \"auto\"   # see docs/testing.md",
+            "workers   = 1 # rolled back to serial by `cargo xtask rollback`; `--undo` restores: \"auto\"   # see docs/testing.md"
+        )
+    );
+    let out = run.stdout();
+    assert!(
+        out.contains("--- testing.toml (before)\n+++ testing.toml (after)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("-workers   = \"auto\"   # see docs/testing.md\n+workers   = 1 # rolled back"),
+        "{out}"
+    );
+    assert!(out.contains("cargo xtask triage --issue"), "{out}");
+    // The generated workflow falls back to the config's workers: serial.
+    let workflow = test.read(".github/workflows/tests.yml");
+    assert!(
+        workflow.contains("PYTEST_WORKERS: ${{ vars.PYTEST_WORKERS || '1' }}"),
+        "{workflow}"
+    );
+    test.run_args(&["gen", "--check"]).status(0);
+
+    // Idempotent.
+    let again = test.run_args(&["rollback"]);
+    again.status(0);
+    assert!(
+        again
+            .stdout()
+            .contains("already 1 (serial): nothing changed"),
+        "{}",
+        again.stdout()
+    );
+    assert_eq!(test.read("testing.toml"), rolled);
+
+    // The undo survives a commit, and restores every byte.
+    git(test.path(), &["commit", "-q", "-am", "roll back"]);
+    let undo = test.run_args(&["rollback", "--undo"]);
+    undo.status(0);
+    assert_eq!(test.read("testing.toml"), original);
+    assert!(test
+        .read(".github/workflows/tests.yml")
+        .contains("|| 'auto' }}"));
+    let nothing = test.run_args(&["rollback", "--undo"]);
+    nothing.status(0);
+    assert!(
+        nothing.stdout().contains("nothing changed"),
+        "{}",
+        nothing.stdout()
+    );
+    assert_eq!(test.read("testing.toml"), original);
+}
+
+#[test]
+fn rollback_refuses_uncommitted_changes_to_the_workers_it_would_overwrite() {
+    let original = commented_config();
+    let test = committed_project(&original);
+    let edited = original.replace("workers   = \"auto\"", "workers   = 3");
+    let test = test.write("testing.toml", &edited);
+    let run = test.run_args(&["rollback"]);
+    run.status(2);
+    assert!(run.stderr().contains("error: testing.toml has uncommitted changes to `parallel.workers` (`workers = 3   # see docs/testing.md` here, `workers = \"auto\"   # see docs/testing.md` in the last commit) that rollback would overwrite"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("hint: commit or stash them first"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(test.read("testing.toml"), edited);
+    assert!(!test.path().join(".github").exists(), "nothing regenerated");
+
+    let forced = test.run_args(&["rollback", "--force"]);
+    forced.status(0);
+    assert!(test.read("testing.toml").contains("workers   = 1 # rolled back to serial by `cargo xtask rollback`; `--undo` restores: 3   # see docs/testing.md"));
+
+    // Uncommitted edits elsewhere are kept, not refused.
+    let test = committed_project(&original);
+    let elsewhere = original.replace("# Two on CI runners.", "# Two on CI runners, four locally.");
+    let test = test.write("testing.toml", &elsewhere);
+    test.run_args(&["rollback"]).status(0);
+    test.run_args(&["rollback", "--undo"]).status(0);
+    assert_eq!(test.read("testing.toml"), elsewhere);
 }
