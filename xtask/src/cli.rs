@@ -77,6 +77,12 @@ pub enum Command {
     Merge(tasks::merge::Args),
     /// The CI pipeline, runnable locally: setup, gen --check, the parallel run with coverage and timings.
     Ci(tasks::ci::Args),
+    /// Re-run the last run's failures alone and serially, classify them, and judge the flakiness rate.
+    Triage(tasks::triage::Args),
+    /// Switch CI back to serial runs (`parallel.workers = 1`) and regenerate; `--undo` restores.
+    Rollback(tasks::rollback::Args),
+    /// Find the test that, run earlier in the same process, makes a test fail.
+    Bisect(tasks::bisect::Args),
     /// Measure the xtask's overhead against bare pytest, side by side.
     Bench(tasks::bench::Args),
     /// Write pytest.ini, Makefile, justfile, the CI workflow and the docs from testing.toml.

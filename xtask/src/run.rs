@@ -98,12 +98,35 @@ pub fn invocation(ctx: &Ctx, config: &Config, python: &Path, req: &RunRequest) -
     argv::build(python, &ctx.root, &spec)
 }
 
-/// Runs the suite once, writes its reports, and prints its summary.
+/// Runs the suite once, writes its reports, appends it to the timings
+/// history, and prints its summary.
 pub fn run_suite(
     ctx: &Ctx,
     config: &Config,
     env: &PythonEnv,
     req: &RunRequest,
+) -> anyhow::Result<RunResult> {
+    execute(ctx, config, env, req, true)
+}
+
+/// Runs like [`run_suite`], but leaves the timings history, `ci_timings.md`
+/// and the job summary alone: for re-runs of a few tests (`triage`,
+/// `bisect`), which are not runs of the suite.
+pub fn run_suite_unrecorded(
+    ctx: &Ctx,
+    config: &Config,
+    env: &PythonEnv,
+    req: &RunRequest,
+) -> anyhow::Result<RunResult> {
+    execute(ctx, config, env, req, false)
+}
+
+fn execute(
+    ctx: &Ctx,
+    config: &Config,
+    env: &PythonEnv,
+    req: &RunRequest,
+    recorded: bool,
 ) -> anyhow::Result<RunResult> {
     let wall = Instant::now();
     signals::install();
@@ -374,20 +397,13 @@ pub fn run_suite(
     ];
     record.phases = phases.iter().map(|(n, s)| (n.to_string(), *s)).collect();
     record.wall = wall.elapsed().as_secs_f64() + env.seconds;
-    history::append(&history_path, &record)?;
-    let markdown = write_timings_report(ctx, config, &paths.junit)?;
-    for (name, seconds) in &phases {
-        timings::log_phase(name, *seconds, req.workers.count(), state.done());
-    }
-    if let Some(summary_file) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
-        use std::io::Write as _;
-        if let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&summary_file)
-        {
-            let _ = writeln!(file, "{markdown}");
+    if recorded {
+        history::append(&history_path, &record)?;
+        let markdown = write_timings_report(ctx, config, &paths.junit)?;
+        for (name, seconds) in &phases {
+            timings::log_phase(name, *seconds, req.workers.count(), state.done());
         }
+        append_step_summary(&markdown);
     }
     let rel = |p: &Path| relative(p, &ctx.root).display().to_string();
     let mut workers_line = req.workers.to_string();
@@ -461,6 +477,20 @@ pub fn run_suite(
         }
     }
     Ok(RunResult { code, record })
+}
+
+/// Appends Markdown to the GitHub Actions job summary, when there is one.
+pub fn append_step_summary(markdown: &str) {
+    if let Some(summary_file) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
+        use std::io::Write as _;
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary_file)
+        {
+            let _ = writeln!(file, "{markdown}");
+        }
+    }
 }
 
 /// `reports/durations.json`: recorded durations every run updates.

@@ -182,7 +182,8 @@ pub fn gather_reports(plan: &ShardPlan, paths: &ReportPaths) -> anyhow::Result<(
     let mut log = String::new();
     let mut output = String::new();
     for p in &plan.processes {
-        log.push_str(&std::fs::read_to_string(&p.reportlog).unwrap_or_default());
+        let text = std::fs::read_to_string(&p.reportlog).unwrap_or_default();
+        log.push_str(&label_worker(&text, &p.worker));
         if !log.is_empty() && !log.ends_with('\n') {
             log.push('\n');
         }
@@ -196,6 +197,39 @@ pub fn gather_reports(plan: &ShardPlan, paths: &ReportPaths) -> anyhow::Result<(
     fsx::atomic_write(&paths.in_progress(&paths.reportlog), log)?;
     fsx::atomic_write(&paths.in_progress(&paths.output), output)?;
     Ok(())
+}
+
+/// Files one process's report log under its worker, as xdist files its
+/// workers' reports: `worker_id` on every test report, and `item_index`, the
+/// test's place in that process's run order. So the merged log still says
+/// which tests ran, in which order, in which process (`triage`, `bisect`).
+fn label_worker(text: &str, worker: &str) -> String {
+    let mut order: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.split_inclusive('\n') {
+        let labelled = serde_json::from_str::<serde_json::Value>(line.trim_end())
+            .ok()
+            .filter(|v| v["$report_type"] == "TestReport" && v.get("worker_id").is_none())
+            .and_then(|mut value| {
+                let nodeid = value["nodeid"].as_str()?.to_string();
+                let next = order.len();
+                let index = *order.entry(nodeid).or_insert(next);
+                let object = value.as_object_mut()?;
+                object.insert("worker_id".into(), worker.into());
+                object.insert("item_index".into(), index.into());
+                Some(value.to_string())
+            });
+        match labelled {
+            Some(json) => {
+                out.push_str(&json);
+                if line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// The collected node ids, reused from the last collection while no test
@@ -305,5 +339,46 @@ fn python_files(path: &Path, out: &mut Vec<PathBuf>) {
         } else if name.ends_with(".py") {
             out.push(p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::RunState;
+
+    #[test]
+    fn merged_logs_say_which_process_ran_each_test_and_when() {
+        let log = concat!(
+            "{\"$report_type\": \"SessionStart\"}\n",
+            "{\"nodeid\": \"t.py::b\", \"when\": \"setup\", \"outcome\": \"passed\", \"$report_type\": \"TestReport\"}\n",
+            "{\"nodeid\": \"t.py::b\", \"when\": \"teardown\", \"outcome\": \"passed\", \"$report_type\": \"TestReport\"}\n",
+            "{\"nodeid\": \"t.py::a\", \"when\": \"setup\", \"outcome\": \"passed\", \"$report_type\": \"TestReport\"}\n",
+            "{\"nodeid\": \"t.py::a\", \"when\": \"teardown\", \"outcome\": \"pass",
+        );
+        let labelled = label_worker(log, "gw1");
+        assert!(
+            labelled.ends_with("\"outcome\": \"pass"),
+            "a torn last line is kept as it was"
+        );
+        let mut state = RunState::default();
+        for event in labelled
+            .lines()
+            .filter_map(crate::python::reportlog::parse_line)
+        {
+            state.apply(&event);
+        }
+        let seen: Vec<(&str, Option<&str>, Option<u64>)> = state
+            .tests
+            .iter()
+            .map(|t| (t.nodeid.as_str(), t.worker.as_deref(), t.item_index))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("t.py::b", Some("gw1"), Some(0)),
+                ("t.py::a", Some("gw1"), Some(1))
+            ]
+        );
     }
 }

@@ -32,6 +32,7 @@ use crate::workers::Workers;
 
 pub use conftest::Fixture;
 pub use header::Comment;
+pub use issue_template::{render_issue, IssueFields};
 
 /// One generated output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -419,6 +420,17 @@ fn environment() -> &'static Environment<'static> {
         );
         // A word quoted for a POSIX shell when it needs it.
         env.add_filter("sh", |s: String| argv::quote(&s));
+        // A value after a label's colon: a space and the value, or nothing.
+        env.add_filter(
+            "field",
+            |s: String| {
+                if s.is_empty() {
+                    s
+                } else {
+                    format!(" {s}")
+                }
+            },
+        );
         // A YAML double-quoted scalar (JSON strings are valid YAML).
         env.add_filter("yaml", |s: String| {
             serde_json::to_string(&s).expect("strings serialize")

@@ -127,6 +127,18 @@ pub struct RunState {
 }
 
 impl RunState {
+    /// The aggregate of a whole report log's text (lines that are not JSON are skipped).
+    pub fn from_log(text: &str) -> RunState {
+        let mut state = RunState::default();
+        for event in text
+            .lines()
+            .filter_map(crate::python::reportlog::parse_line)
+        {
+            state.apply(&event);
+        }
+        state
+    }
+
     /// Applies one event; returns the test it finished, if any.
     pub fn apply(&mut self, event: &Event) -> Option<&TestResult> {
         match event {

@@ -136,10 +136,26 @@ fn fmt_opt(v: Option<f64>, digits: usize, suffix: &str) -> String {
     v.map_or("—".to_string(), |v| format!("{v:.digits$}{suffix}"))
 }
 
+/// The run the report is about: the latest record of a test run. Records
+/// other tasks append after it (e.g. `triage`) are about that run, not runs.
+pub fn current(records: &[RunRecord]) -> Option<&RunRecord> {
+    records.iter().rev().find(|r| r.kind == "run")
+}
+
+/// The latest `triage` record appended after the current run: the triage of
+/// that run, if it had one.
+pub fn triage_of_current(records: &[RunRecord]) -> Option<&RunRecord> {
+    let start = records
+        .iter()
+        .rposition(|r| r.kind == "run")
+        .map_or(0, |i| i + 1);
+    records[start..].iter().rev().find(|r| r.kind == "triage")
+}
+
 /// Renders `reports/ci_timings.md`.
 pub fn render(input: &TimingsInput) -> String {
     let mut out = String::from("# Test timings\n\n");
-    let Some(current) = input.records.last() else {
+    let Some(current) = current(input.records) else {
         out.push_str(
             "No runs recorded yet: run `cargo xtask pytest` or `cargo xtask pytest-parallel`.\n",
         );
@@ -205,8 +221,14 @@ pub fn render(input: &TimingsInput) -> String {
             input.regression * 100.0
         );
     }
-    if let Some(alert) = current.extra.get("flaky_alert").and_then(|v| v.as_str()) {
-        let _ = writeln!(out, "> **Flakiness:** {alert}\n");
+    let triage = triage_of_current(input.records);
+    for record in [Some(current), triage].into_iter().flatten() {
+        if let Some(alert) = record.extra.get("flaky_alert").and_then(|v| v.as_str()) {
+            let _ = writeln!(out, "> **Flakiness:** {alert}\n");
+        }
+    }
+    if let Some(triage) = triage {
+        render_triage(&mut out, triage);
     }
 
     out.push_str("## Phases\n\n| phase | seconds | share |\n|---|---:|---:|\n");
@@ -374,6 +396,41 @@ pub fn render(input: &TimingsInput) -> String {
         }
     }
     out
+}
+
+/// The triage of the current run: each failed test's class and worker.
+fn render_triage(out: &mut String, triage: &RunRecord) {
+    let classes = triage.extra.get("classes").and_then(|v| v.as_object());
+    let workers = triage.extra.get("workers").and_then(|v| v.as_object());
+    let rate = triage.extra.get("rate").and_then(|v| v.as_f64());
+    let _ = writeln!(
+        out,
+        "## Triage\n\n`cargo xtask triage` ({}) re-ran this run's failures serially: flakiness {}.\n",
+        if triage.timestamp.is_empty() {
+            "—"
+        } else {
+            &triage.timestamp
+        },
+        fmt_opt(rate.map(|r| r * 100.0), 1, "%"),
+    );
+    match classes.filter(|c| !c.is_empty()) {
+        None => out.push_str("No failed tests.\n\n"),
+        Some(classes) => {
+            out.push_str("| test | class | worker |\n|---|---|---|\n");
+            for (test, class) in classes {
+                let worker = workers
+                    .and_then(|w| w.get(test))
+                    .and_then(|w| w.as_str())
+                    .unwrap_or("—");
+                let _ = writeln!(
+                    out,
+                    "| `{test}` | {} | {worker} |",
+                    class.as_str().unwrap_or("—")
+                );
+            }
+            out.push('\n');
+        }
+    }
 }
 
 #[cfg(test)]
@@ -550,6 +607,72 @@ mod tests {
             warnings: &history.warnings,
         });
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_triage_after_the_run_adds_its_alert_without_becoming_the_run() {
+        let mut records = vec![
+            record("pytest", 1, 12.0, 10.0, None, "2026-01-01T10:00:00Z"),
+            record("pytest-parallel", 2, 8.0, 6.5, None, "2026-01-01T10:05:00Z"),
+        ];
+        let triage = RunRecord {
+            kind: "triage".into(),
+            task: "triage".into(),
+            timestamp: "2026-01-01T10:06:00Z".into(),
+            extra: serde_json::json!({
+                "flaky_alert": "flakiness 9.5% is above `flaky.threshold` 5%",
+                "rate": 0.095,
+                "classes": {"tests/test_c.py::test_v": "parallel-only"},
+                "workers": {"tests/test_c.py::test_v": "gw0"},
+            })
+            .as_object()
+            .unwrap()
+            .clone()
+            .into_iter()
+            .collect(),
+            ..RunRecord::default()
+        };
+        records.push(triage.clone());
+        let text = render(&TimingsInput {
+            records: &records,
+            cases: &[],
+            trend: 20,
+            regression: 0.25,
+            warnings: &[],
+        });
+        assert!(
+            text.contains("`pytest-parallel` · engine `xdist` · 2 workers"),
+            "{text}"
+        );
+        assert!(
+            text.contains("> **Flakiness:** flakiness 9.5% is above"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| `tests/test_c.py::test_v` | parallel-only | gw0 |"),
+            "{text}"
+        );
+        assert!(text.contains("The last 2 of 2 runs"), "{text}");
+        // A later run is not covered by the older triage.
+        records.push(record(
+            "pytest-parallel",
+            2,
+            8.0,
+            6.5,
+            None,
+            "2026-01-01T11:00:00Z",
+        ));
+        let text = render(&TimingsInput {
+            records: &records,
+            cases: &[],
+            trend: 20,
+            regression: 0.25,
+            warnings: &[],
+        });
+        assert!(
+            !text.contains("Flakiness") && !text.contains("## Triage"),
+            "{text}"
+        );
     }
 
     #[test]

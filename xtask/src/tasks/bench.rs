@@ -47,6 +47,12 @@ pub enum Bench {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// `cargo xtask bisect` vs detect-test-pollution on the pollution fixture: pytest runs and wall time of each.
+    Bisect {
+        /// Runs of each tool (interleaved); the wall time shown is the median.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Time to render ci_timings.md from a generated history of RUNS runs and a JUnit file of TESTS tests.
     Timings {
         #[arg(long, default_value_t = 10_000)]
@@ -74,6 +80,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         Bench::Engines { runs, workers } => engines(ctx, *runs, *workers),
         Bench::Order { runs } => order(ctx, *runs),
         Bench::Audit { files, runs } => audit(*files, *runs),
+        Bench::Bisect { runs } => bisect_tools(ctx, *runs),
     }
 }
 
@@ -642,4 +649,192 @@ fn cpu_seconds() -> f64 {
     };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// The fixture `bench bisect` runs on: a test polluted by module state an
+/// earlier test on the same xdist worker leaves behind.
+const POLLUTION_FIXTURE: &str = "xtask/tests/fixtures/pollution";
+const VICTIM: &str = "tests/test_c_plugins.py::test_no_plugins_registered_by_default";
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read `{}`", from.display()))?
+    {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "__pycache__" || name == ".flaky-attempts" {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &to.join(&name))?;
+        } else {
+            std::fs::copy(entry.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
+/// One bisecting tool's command on the fixture copy, and how to read its answer.
+struct Tool {
+    name: String,
+    command: Command,
+    /// The line prefix its answer follows.
+    answer: &'static str,
+}
+
+/// Runs our `bisect` and `detect-test-pollution` on the same parallel-only
+/// failure, counting pytest sessions through the fixture's conftest.
+fn bisect_tools(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
+    let workspace = crate::ctx::workspace_root();
+    let config = config::load(&workspace)?;
+    let workspace_ctx = Ctx {
+        root: workspace.clone(),
+        ..ctx.clone()
+    };
+    let env = env::ensure(&workspace_ctx, &config)?;
+    let dtp = env.python.with_file_name("detect-test-pollution");
+    if !dtp.exists() {
+        return Err(crate::error::UserError::usage(
+            "`detect-test-pollution` is not installed in the environment",
+            "it is in the dev lock: run `cargo xtask setup`",
+        )
+        .into());
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("xtask-bench-bisect-")
+        .tempdir()?;
+    let project = dir.path().join("project");
+    copy_tree(&workspace.join(POLLUTION_FIXTURE), &project)?;
+    let venv = env
+        .python
+        .parent()
+        .and_then(std::path::Path::parent)
+        .context("the environment's interpreter is not in a venv")?;
+    std::fs::write(
+        project.join("testing.toml"),
+        format!(
+            "[project]\nvenv = {}\ntest-paths = [\"tests\"]\n\n[setup]\nenabled = false\n",
+            serde_json::to_string(&venv.to_string_lossy())?
+        ),
+    )?;
+    let exe = std::env::current_exe().context("cannot find the xtask binary")?;
+    let xtask = |args: &[&str]| {
+        let mut cmd = Command::new(&exe);
+        cmd.arg("-C").arg(&project).arg("--no-progress").args(args);
+        cmd.env_remove("PYTEST_WORKERS").env_remove("CI");
+        cmd
+    };
+    // The parallel run that fails: the polluter and the victim share gw0.
+    let (secs, code) = time(&mut xtask(&[
+        "pytest-parallel",
+        "--workers",
+        "2",
+        "--dist",
+        "loadfile",
+        "--",
+        "--no-loadscope-reorder",
+    ]))?;
+    println!(
+        "bisect: parallel run of the pollution fixture in {secs:.2}s (exit {code}); the victim is `{VICTIM}`"
+    );
+    // Our bisect's suspects (the victim's worker, before it), for the fair variant.
+    let out = xtask(&["bisect", VICTIM]).output()?;
+    let suspects_file = project
+        .join("reports/bisect")
+        .join(super::triage::slug(VICTIM))
+        .join("suspects.txt");
+    let suspects = std::fs::read_to_string(&suspects_file).with_context(|| {
+        format!(
+            "bisect wrote no suspects; its output:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })?;
+    let ids_file = dir.path().join("worker-order.txt");
+    std::fs::write(&ids_file, format!("{suspects}{VICTIM}\n"))?;
+    let n = suspects.lines().count();
+    let mut tools = [
+        Tool {
+            name: "cargo xtask bisect".into(),
+            command: xtask(&["bisect", VICTIM]),
+            answer: "bisect: polluter: ",
+        },
+        Tool {
+            name: "detect-test-pollution --tests tests".into(),
+            command: {
+                let mut cmd = Command::new(&dtp);
+                cmd.args(["--failing-test", VICTIM, "--tests", "tests"]);
+                cmd
+            },
+            answer: "-> the polluting test is: ",
+        },
+        Tool {
+            name: format!("detect-test-pollution --testids-file (the same {n} suspects)"),
+            command: {
+                let mut cmd = Command::new(&dtp);
+                cmd.args(["--failing-test", VICTIM, "--testids-file"])
+                    .arg(&ids_file);
+                cmd
+            },
+            answer: "-> the polluting test is: ",
+        },
+    ];
+    let sessions = dir.path().join("sessions");
+    let mut results: Vec<(Vec<f64>, usize, String, i32)> =
+        vec![(Vec::new(), 0, String::new(), 0); tools.len()];
+    for round in 0..runs {
+        for k in 0..tools.len() {
+            let i = (k + round) % tools.len();
+            std::fs::write(&sessions, "")?;
+            let tool = &mut tools[i];
+            tool.command
+                .current_dir(&project)
+                .env("XTASK_PYTEST_SESSIONS", &sessions)
+                .env("PYTHONHASHSEED", "0");
+            let started = Instant::now();
+            let out = tool
+                .command
+                .output()
+                .with_context(|| format!("cannot run {}", tool.name))?;
+            let secs = started.elapsed().as_secs_f64();
+            let count = std::fs::read_to_string(&sessions)?.lines().count();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let found = stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(tool.answer))
+                .map(|s| s.trim().trim_matches('`').to_string())
+                .unwrap_or_else(|| {
+                    stdout.lines().rfind(|l| l.starts_with("->")).map_or_else(
+                        || "none".to_string(),
+                        |l| format!("none ({})", l.trim_start_matches("-> ")),
+                    )
+                });
+            println!(
+                "  round {}: {:<58} {secs:>6.2}s {count:>3} pytest runs (exit {})",
+                round + 1,
+                tool.name,
+                out.status.code().unwrap_or(-1)
+            );
+            results[i].0.push(secs);
+            results[i].1 = count;
+            results[i].2 = found;
+            results[i].3 = out.status.code().unwrap_or(-1);
+        }
+    }
+    println!(
+        "{:<58} {:>11} {:>10}  polluter found",
+        "tool", "pytest runs", "median s"
+    );
+    for (tool, (secs, count, found, _)) in tools.iter().zip(&results) {
+        println!(
+            "{:<58} {count:>11} {:>10.2}  {found}",
+            tool.name,
+            median(secs)
+        );
+    }
+    println!(
+        "bound of cargo xtask bisect for {n} suspects: ⌈log₂ {n}⌉ + 2 = {} pytest runs",
+        crate::tasks::bisect::run_bound(n)
+    );
+    Ok(ExitCode::Ok)
 }

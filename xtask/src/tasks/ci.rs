@@ -1,6 +1,7 @@
 //! `cargo xtask ci`: the exact pipeline the CI workflow runs, runnable
 //! locally with the same result: setup → `gen --check` → the isolation
-//! audit → the parallel run with coverage (which writes the timings).
+//! audit → the parallel run with coverage (which writes the timings) →
+//! triage when tests failed in parallel (exit 3 above the flakiness threshold).
 
 use crate::config;
 use crate::ctx::Ctx;
@@ -81,6 +82,36 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         "ci: timings in {}",
         crate::fsx::relative(&run::timings_report_path(ctx, &config), &ctx.root).display()
     );
+    if result.code == ExitCode::TestsFailed && req.workers.is_parallel() {
+        // Were the failures real, parallel-only or flaky? Re-run them alone to find out.
+        timings::group_start(ctx.github_actions, "triage");
+        let options = crate::tasks::triage::Options {
+            issue: true,
+            ..Default::default()
+        };
+        let outcome = crate::tasks::triage::triage(ctx, &config, &env, &options);
+        timings::group_end(ctx.github_actions);
+        let outcome = outcome?;
+        eprintln!(
+            "ci: triage of {} failure(s) among {} tests: flakiness rate {:.1}% ({} issue bodies written)",
+            outcome.triaged.len(),
+            outcome.tests_run,
+            outcome.rate * 100.0,
+            outcome.issues.len()
+        );
+        if let Some(alert) = &outcome.alert {
+            eprintln!("ci: {alert}");
+        }
+        if !outcome.stale_known.is_empty() {
+            eprintln!(
+                "ci: known-flaky tests that keep passing (consider removing them): {}",
+                outcome.stale_known.join(", ")
+            );
+        }
+        if outcome.code == ExitCode::Flaky {
+            return Ok(ExitCode::Flaky);
+        }
+    }
     if result.code == ExitCode::Ok && audit != ExitCode::Ok {
         eprintln!("ci: failing because of the audit findings");
         return Ok(audit);

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod bisect;
 pub mod ci;
 pub mod coverage;
 pub mod gen;
@@ -11,7 +12,9 @@ pub mod order;
 pub mod plan;
 pub mod preflight;
 pub mod pytest;
+pub mod rollback;
 pub mod setup;
 pub mod shard;
 pub mod timings;
+pub mod triage;
 pub mod verify;

@@ -30,7 +30,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     }
     let junit_path = ctx.root.join(&config.reports.dir.value).join("junit.xml");
     if args.json {
-        let current = history.records.last();
+        let current = timings::current(&history.records);
         let runs: Vec<_> = history.records.iter().rev().take(trend).rev().collect();
         let value = serde_json::json!({
             "history": history_path.display().to_string(),

@@ -37,3 +37,31 @@ fn ci_checks_generated_files_then_runs_in_parallel_with_coverage() {
         .read("reports/ci_timings.md")
         .contains("| phase | seconds | share |"));
 }
+
+#[test]
+fn ci_triages_parallel_failures() {
+    let test = Test::fixture("basic")
+        .write(
+            "README.md",
+            "# basic\n\n<!-- BEGIN GENERATED: testing -->\n<!-- END GENERATED: testing -->\n",
+        )
+        .write(
+            "tests/test_broken_logic.py",
+            "def test_always_fails():\n    assert 2 + 2 == 5\n",
+        );
+    test.run_args(&["gen"]).status(0);
+    let test = test.env("PYTEST_WORKERS", "2");
+    let run = test.run_args(&["ci", "--no-cov"]);
+    run.status(1);
+    assert!(
+        run.stderr()
+            .contains("ci: triage of 1 failure(s) among 15 tests"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stdout().contains("real failure") || run.stdout().contains("real"),
+        "{}",
+        run.stdout()
+    );
+}

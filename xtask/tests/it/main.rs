@@ -17,4 +17,5 @@ mod shard;
 mod support;
 mod tidy;
 mod timings;
+mod triage;
 mod workers;

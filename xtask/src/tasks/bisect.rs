@@ -1,0 +1,388 @@
+//! `cargo xtask bisect <node id>`: finds the test that pollutes another.
+//!
+//! For a test that failed in the last run but passes alone, the tests that
+//! ran before it *in the same process* (its xdist worker, or its shard
+//! process, from the report log) are the suspects. Bisecting them takes at
+//! most ⌈log₂ n⌉ + 2 pytest runs for n suspects: one with all of them (the
+//! failure must reproduce), one with the test alone (it must pass), then one
+//! per halving. Each run is serial, in a fresh process, with the node ids
+//! given to pytest in order through an `@file` list.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, Config, Engine};
+use crate::ctx::Ctx;
+use crate::error::UserError;
+use crate::exit::ExitCode;
+use crate::fsx::{self, relative};
+use crate::python::argv::{quote, ReportPaths};
+use crate::python::env::{self, PythonEnv};
+use crate::report::{RunState, TestResult};
+use crate::run::{self, RunRequest, SummaryMode};
+use crate::signals;
+use crate::workers::Workers;
+
+use super::triage::plain_id;
+
+/// Exit codes: 0 when the polluter is found; 1 when the failure is not
+/// pollution by an earlier test in its process (it fails alone, it does not
+/// fail again after its predecessors, or nothing ran before it); 2 when the
+/// test is not in the last run's report log or did not fail there.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 polluter found; 1 not caused by an earlier test in its \
+    process (fails alone, does not reproduce, or ran first); 2 the test is not in the last \
+    run's report log, or did not fail there."
+)]
+pub struct Args {
+    /// The failing test, as in the report log (e.g. `tests/test_x.py::test_y`).
+    #[arg(value_name = "NODE_ID")]
+    pub node_id: String,
+}
+
+/// What bisecting one test found.
+#[derive(Debug, Clone)]
+pub enum Bisected {
+    /// The polluter.
+    Found(Found),
+    /// The test fails when run alone: not pollution.
+    FailsAlone { runs: usize },
+    /// The test passed after all its predecessors, run serially in one process.
+    NotReproduced { runs: usize },
+    /// Nothing ran before it in its process.
+    RanFirst,
+}
+
+/// The polluter of a test, and how it was established.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub polluter: String,
+    /// The pair (polluter, test) was run and failed; otherwise it was
+    /// deduced from a passing half.
+    pub confirmed: bool,
+    /// The shell line that reproduces the failure with the two tests.
+    pub reproduce: String,
+    pub runs: usize,
+}
+
+/// The process a test ran in and the tests that ran before it there, in
+/// order (node ids as pytest takes them on the command line).
+pub fn predecessors(state: &RunState, target: &TestResult) -> Vec<String> {
+    state
+        .tests
+        .iter()
+        .take_while(|t| t.nodeid != target.nodeid)
+        .filter(|t| t.worker == target.worker)
+        .map(|t| plain_id(&t.nodeid).to_string())
+        .collect()
+}
+
+/// The most pytest runs a bisection of `n` suspects takes: ⌈log₂ n⌉ + 2.
+pub fn run_bound(n: usize) -> usize {
+    let mut steps = 0;
+    while (1usize << steps) < n.max(1) {
+        steps += 1;
+    }
+    steps + 2
+}
+
+/// The directory bisect writes its test lists and runs into.
+pub fn dir(ctx: &Ctx, config: &Config) -> PathBuf {
+    ctx.root.join(&config.reports.dir.value).join("bisect")
+}
+
+/// Finds the test among `suspects` that makes `target` fail when it runs
+/// earlier in the same process.
+pub fn bisect(
+    ctx: &Ctx,
+    config: &Config,
+    env: &PythonEnv,
+    target: &str,
+    suspects: &[String],
+) -> anyhow::Result<Bisected> {
+    if suspects.is_empty() {
+        return Ok(Bisected::RanFirst);
+    }
+    let base = dir(ctx, config).join(slug_dir(target));
+    if base.exists() {
+        std::fs::remove_dir_all(&base).ok();
+    }
+    fsx::atomic_write(
+        &base.join("suspects.txt"),
+        suspects
+            .iter()
+            .map(|s| format!("{s}\n"))
+            .collect::<String>(),
+    )?;
+    let mut runs = 0;
+    let mut fails_after = |tests: &[String]| -> anyhow::Result<bool> {
+        runs += 1;
+        let run_dir = base.join(format!("run-{runs}"));
+        let list = run_dir.join("tests.txt");
+        let mut ids: Vec<String> = tests.to_vec();
+        ids.push(target.to_string());
+        fsx::atomic_write(
+            &list,
+            ids.iter().map(|s| format!("{s}\n")).collect::<String>(),
+        )?;
+        let req = request(
+            format!(
+                "bisect run {runs}: {} test(s), then the target",
+                tests.len()
+            ),
+            vec![format!("@{}", relative(&list, &ctx.root).display())],
+            run_dir,
+        );
+        run::run_suite_unrecorded(ctx, config, env, &req)?;
+        if signals::interrupted() {
+            anyhow::bail!("interrupted");
+        }
+        let log = std::fs::read_to_string(&req.reports.reportlog).unwrap_or_default();
+        let state = RunState::from_log(&log);
+        match state.tests.iter().find(|t| plain_id(&t.nodeid) == target) {
+            Some(t) => Ok(t.outcome.is_failure()),
+            None => Err(UserError::usage(
+                format!("pytest did not run `{target}` in bisect run {runs}"),
+                format!(
+                    "see `{}`; the test may have been renamed since the run that failed",
+                    relative(&req.reports.output, &ctx.root).display()
+                ),
+            )
+            .into()),
+        }
+    };
+    if !fails_after(suspects)? {
+        return Ok(Bisected::NotReproduced { runs: 1 });
+    }
+    if fails_after(&[])? {
+        return Ok(Bisected::FailsAlone { runs: 2 });
+    }
+    let mut candidates: Vec<String> = suspects.to_vec();
+    let mut confirmed = true;
+    while candidates.len() > 1 {
+        let half = candidates.len() / 2;
+        if fails_after(&candidates[..half])? {
+            candidates.truncate(half);
+            confirmed = true;
+        } else {
+            candidates.drain(..half);
+            confirmed = false;
+        }
+    }
+    let polluter = candidates.remove(0);
+    let reproduce = run::invocation(
+        ctx,
+        config,
+        &env.python,
+        &request(
+            "reproduce".into(),
+            vec![polluter.clone(), target.to_string()],
+            base.join("reproduce"),
+        ),
+    )
+    .display();
+    Ok(Bisected::Found(Found {
+        polluter,
+        confirmed,
+        reproduce,
+        runs,
+    }))
+}
+
+/// A serial run of the given arguments, alone in its own reports directory.
+fn request(title: String, extra: Vec<String>, dir: PathBuf) -> RunRequest {
+    RunRequest {
+        title,
+        workers: Workers::Serial {
+            why: "bisect: one process, tests in the given order".into(),
+        },
+        dist: crate::config::Dist::Load,
+        coverage: false,
+        extra,
+        order: Vec::new(),
+        echo: false,
+        summary: SummaryMode::Brief,
+        reports: ReportPaths::in_dir(dir),
+        notes: Vec::new(),
+        threshold: false,
+        engine: Engine::Xdist,
+    }
+}
+
+/// A directory name for a node id.
+fn slug_dir(id: &str) -> String {
+    super::triage::slug(id)
+}
+
+/// Reads the last run's report log.
+pub fn last_run(ctx: &Ctx, config: &Config) -> anyhow::Result<(RunState, PathBuf)> {
+    let path = ReportPaths::new(&ctx.root, config).reportlog;
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok((RunState::from_log(&text), path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(UserError::usage(
+            format!(
+                "no report log at `{}`: there is no last run to look at",
+                relative(&path, &ctx.root).display()
+            ),
+            "run the suite first, e.g. `cargo xtask pytest-parallel`",
+        )
+        .into()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read `{}`", path.display()))),
+    }
+}
+
+/// Finds `id` in the run, by its id in the log or without xdist's `@group`.
+pub fn find<'a>(state: &'a RunState, id: &str) -> Option<&'a TestResult> {
+    state
+        .tests
+        .iter()
+        .find(|t| t.nodeid == id)
+        .or_else(|| state.tests.iter().find(|t| plain_id(&t.nodeid) == id))
+}
+
+fn not_found(state: &RunState, id: &str, log: &Path, root: &Path) -> UserError {
+    let close = state
+        .tests
+        .iter()
+        .map(|t| (strsim::damerau_levenshtein(id, plain_id(&t.nodeid)), t))
+        .filter(|(d, _)| *d <= id.len() / 3 + 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, t)| plain_id(&t.nodeid).to_string());
+    UserError::usage(
+        format!(
+            "`{id}` is not in the last run's report log (`{}`, {} tests)",
+            relative(log, root).display(),
+            state.tests.len()
+        ),
+        match close {
+            Some(c) => format!("did you mean `{c}`?"),
+            None => "give the node id as pytest reports it, e.g. `tests/test_x.py::test_y`; `cargo xtask triage` lists the failures".into(),
+        },
+    )
+}
+
+pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let config = config::load(&ctx.root)?;
+    signals::install();
+    let (state, log) = last_run(ctx, &config)?;
+    let Some(test) = find(&state, args.node_id.trim()) else {
+        return Err(not_found(&state, args.node_id.trim(), &log, &ctx.root).into());
+    };
+    let target = plain_id(&test.nodeid).to_string();
+    let place = match &test.worker {
+        Some(worker) => format!("on {worker}"),
+        None => "in the serial run".to_string(),
+    };
+    if !test.outcome.is_failure() {
+        return Err(UserError::usage(
+            format!(
+                "`{target}` did not fail in the last run ({} {place}): nothing to bisect",
+                test.outcome.as_str()
+            ),
+            "bisect a test that failed; `cargo xtask triage` lists the last run's failures",
+        )
+        .into());
+    }
+    let suspects = predecessors(&state, test);
+    let env = env::ensure(ctx, &config)?;
+    println!(
+        "bisect: `{target}` failed {place} after {} other test(s); bisecting them (at most {} pytest runs: ⌈log₂ {}⌉ + 2)",
+        suspects.len(),
+        run_bound(suspects.len()),
+        suspects.len()
+    );
+    let result = bisect(ctx, &config, &env, &target, &suspects)?;
+    print!("{}", describe(&target, &place, suspects.len(), &result));
+    Ok(match result {
+        Bisected::Found(_) => ExitCode::Ok,
+        _ => ExitCode::TestsFailed,
+    })
+}
+
+/// The report of a bisection, as printed.
+pub fn describe(target: &str, place: &str, suspects: usize, result: &Bisected) -> String {
+    let mut out = String::new();
+    let bound = run_bound(suspects);
+    match result {
+        Bisected::Found(found) => {
+            let _ = writeln!(out, "bisect: polluter: `{}`", found.polluter);
+            if found.confirmed {
+                let _ = writeln!(
+                    out,
+                    "bisect: confirmed: `{target}` failed when run right after it"
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "bisect: deduced: the tests before it did not make `{target}` fail, all {suspects} did; run the pair below to confirm"
+                );
+            }
+            let _ = writeln!(out, "bisect: {} pytest runs (bound {bound})", found.runs);
+            let _ = writeln!(
+                out,
+                "reproduce (the two tests, in this order, in one process):\n  PYTEST_WORKERS=1 cargo xtask pytest -- {} {}\n  {}",
+                quote(&found.polluter),
+                quote(target),
+                found.reproduce
+            );
+        }
+        Bisected::FailsAlone { runs } => {
+            let _ = writeln!(
+                out,
+                "bisect: `{target}` fails when run alone too: a real failure, not pollution by an earlier test ({runs} pytest runs)"
+            );
+        }
+        Bisected::NotReproduced { runs } => {
+            let _ = writeln!(
+                out,
+                "bisect: `{target}` passed after its {suspects} predecessors from {place}, run serially in one process: \
+                 it may be flaky, or depend on timing or on what other processes did at the same time ({runs} pytest run); \
+                 `cargo xtask triage` re-runs it repeatedly"
+            );
+        }
+        Bisected::RanFirst => {
+            let _ = writeln!(
+                out,
+                "bisect: `{target}` ran first {place}: no earlier test in its process can have polluted it; \
+                 look at what processes share (files, databases, ports, environment), or run `cargo xtask triage`"
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_bound_is_ceil_log2_plus_two() {
+        let bounds: Vec<usize> = [1, 2, 3, 4, 5, 8, 9, 1000].map(run_bound).to_vec();
+        assert_eq!(bounds, vec![2, 3, 4, 4, 5, 5, 6, 12]);
+    }
+
+    #[test]
+    fn predecessors_are_the_earlier_tests_of_the_same_worker() {
+        let mut log = String::new();
+        for (id, worker) in [
+            ("a.py::one", "gw0"),
+            ("a.py::two", "gw1"),
+            ("b.py::three@grp", "gw0"),
+            ("c.py::victim", "gw0"),
+            ("c.py::after", "gw0"),
+        ] {
+            let _ = writeln!(
+                log,
+                r#"{{"nodeid": "{id}", "when": "setup", "outcome": "passed", "worker_id": "{worker}", "$report_type": "TestReport"}}"#
+            );
+        }
+        let state = RunState::from_log(&log);
+        let victim = find(&state, "c.py::victim").unwrap();
+        assert_eq!(
+            predecessors(&state, victim),
+            vec!["a.py::one", "b.py::three"]
+        );
+        assert!(find(&state, "b.py::three").is_some());
+    }
+}

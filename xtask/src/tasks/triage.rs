@@ -1,0 +1,805 @@
+//! `cargo xtask triage`: the last run's failures, re-run serially and
+//! classified, with the flakiness rate that decides a rollback.
+//!
+//! Every failed test of the last run (from its report log) is re-run alone,
+//! serially, in a fresh process, `--repeat` times. A test that fails every
+//! time is a real failure; one that passes every time failed only beside
+//! other tests (parallel-only, or order-dependent after a serial run); one
+//! with mixed results is flaky. The flakiness rate is the parallel-only and
+//! flaky tests (less the `[[flaky.known]]` ones) over the tests the run ran;
+//! above `flaky.threshold` the task exits 3 and prints the rollback
+//! procedure. Each triage is appended to the timings history.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::config::{self, Config, Engine};
+use crate::ctx::Ctx;
+use crate::exit::ExitCode;
+use crate::fsx::{self, relative};
+use crate::gen::{self, IssueFields};
+use crate::python::argv::{quote, ReportPaths};
+use crate::python::env::{self, PythonEnv};
+use crate::report::history::{self, RunRecord};
+use crate::report::{RunState, TestResult};
+use crate::run::{self, RunRequest, SummaryMode};
+use crate::signals;
+use crate::workers::Workers;
+
+use super::bisect::{self, Bisected};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 no real failure and flakiness at or below flaky.threshold; \
+    1 a real failure (or a collection error); 2 no report log of a last run; \
+    3 flakiness above flaky.threshold: rollback recommended."
+)]
+pub struct Args {
+    /// Serial re-runs of each failed test, each alone in a fresh process.
+    #[arg(long, value_name = "K", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+    /// Write a ready-to-file issue body per parallel-only or flaky test to reports/flaky/<test>.md.
+    #[arg(long)]
+    pub issue: bool,
+    /// Also bisect each parallel-only or order-dependent test to name the test that pollutes it.
+    #[arg(long)]
+    pub bisect: bool,
+    /// Suggest dropping a `[[flaky.known]]` test that passed in each of the last N triages.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub stale_after: u32,
+}
+
+/// What `triage` does; `ci` builds one without the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub repeat: u32,
+    pub issue: bool,
+    pub bisect: bool,
+    pub stale_after: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            repeat: 2,
+            issue: false,
+            bisect: false,
+            stale_after: 5,
+        }
+    }
+}
+
+impl From<&Args> for Options {
+    fn from(args: &Args) -> Self {
+        Options {
+            repeat: args.repeat,
+            issue: args.issue,
+            bisect: args.bisect,
+            stale_after: args.stale_after,
+        }
+    }
+}
+
+/// What a failed test turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Fails alone, serially, every time.
+    Real,
+    /// Passes alone every time; failed in a parallel run.
+    ParallelOnly,
+    /// Passes alone every time; failed in a serial run of the suite.
+    OrderDependent,
+    /// Passes and fails alone.
+    Flaky,
+}
+
+impl Class {
+    /// The name the history and the issue use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Real => "real",
+            Class::ParallelOnly => "parallel-only",
+            Class::OrderDependent => "order-dependent",
+            Class::Flaky => "flaky",
+        }
+    }
+
+    /// The name in the table.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Class::Real => "real failure",
+            Class::ParallelOnly => "parallel-only",
+            Class::OrderDependent => "order-dependent",
+            Class::Flaky => "flaky",
+        }
+    }
+
+    /// Counts towards the flakiness rate.
+    pub fn is_flaky(self) -> bool {
+        !matches!(self, Class::Real)
+    }
+
+    /// Classifies from the serial re-runs (`true` = failed).
+    pub fn of(reruns: &[bool], parallel: bool) -> Class {
+        if reruns.iter().all(|failed| *failed) {
+            Class::Real
+        } else if reruns.iter().any(|failed| *failed) {
+            Class::Flaky
+        } else if parallel {
+            Class::ParallelOnly
+        } else {
+            Class::OrderDependent
+        }
+    }
+}
+
+/// One failed test, triaged.
+#[derive(Debug, Clone)]
+pub struct Triaged {
+    /// As pytest takes it on the command line.
+    pub node_id: String,
+    pub class: Class,
+    /// The worker (xdist worker or shard process) it failed on.
+    pub worker: Option<String>,
+    /// Each serial re-run: did it fail?
+    pub reruns: Vec<bool>,
+    /// Listed under `[[flaky.known]]`: not counted in the rate.
+    pub known: bool,
+    /// Earlier triages in the history that named it.
+    pub earlier: usize,
+    /// `PYTEST_WORKERS=1 cargo xtask pytest -- <id>`.
+    pub serial_command: String,
+    /// The plain pytest command of its re-run.
+    pub pytest_command: String,
+    /// Where and why it failed in the run.
+    pub message: Option<String>,
+    pub longrepr: Option<String>,
+    /// The polluter, with `--bisect`.
+    pub bisected: Option<Bisected>,
+}
+
+/// The result of a triage. `cargo xtask triage` only needs the exit code;
+/// the rest is for tasks that triage as a step (`ci`).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// 3 above the threshold, else 1 with a real failure, else 0.
+    pub code: ExitCode,
+    /// The tests the run ran.
+    pub tests_run: usize,
+    pub triaged: Vec<Triaged>,
+    /// (parallel-only + flaky, less known ones) / tests run.
+    pub rate: f64,
+    pub alert: Option<String>,
+    /// Issue bodies written (`--issue`).
+    pub issues: Vec<PathBuf>,
+    /// `[[flaky.known]]` tests that passed in each of the last N triages.
+    pub stale_known: Vec<String>,
+}
+
+/// A node id as pytest takes it on the command line: without the `@group`
+/// suffix xdist's `--dist loadgroup` adds to the ids it reports.
+pub fn plain_id(id: &str) -> &str {
+    let last = id.rfind("::").map_or(0, |i| i + 2);
+    let tail = &id[last..];
+    let after_params = tail.rfind(']').map_or(0, |i| i + 1);
+    match tail[after_params..].find('@') {
+        Some(at) => &id[..last + after_params + at],
+        None => id,
+    }
+}
+
+/// A file name for a node id: lowercase letters, digits and dashes.
+pub fn slug(id: &str) -> String {
+    let mut out = String::new();
+    for c in id.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-').to_string();
+    if out.len() <= 96 {
+        return out;
+    }
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(id.as_bytes());
+    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hash}", out[..87].trim_end_matches('-'))
+}
+
+pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let config = config::load(&ctx.root)?;
+    signals::install();
+    let env = env::ensure(ctx, &config)?;
+    Ok(triage(ctx, &config, &env, &Options::from(args))?.code)
+}
+
+/// Triages the last run's failures; prints the table, the alert and the
+/// rollback procedure, appends a `triage` record to the history.
+pub fn triage(
+    ctx: &Ctx,
+    config: &Config,
+    env: &PythonEnv,
+    options: &Options,
+) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let (state, log) = bisect::last_run(ctx, config)?;
+    let tests_run = state.done();
+    let parallel = state.tests.iter().any(|t| t.worker.is_some());
+    let workers: std::collections::BTreeSet<&str> = state
+        .tests
+        .iter()
+        .filter_map(|t| t.worker.as_deref())
+        .collect();
+    let failures: Vec<&TestResult> = state.failures().collect();
+    let history_path = run::timings_history_path(ctx, config);
+    let earlier_triages: Vec<RunRecord> = history::read(&history_path)?
+        .records
+        .into_iter()
+        .filter(|r| r.kind == "triage")
+        .collect();
+    let known_ids: Vec<&str> = config
+        .flaky
+        .known
+        .iter()
+        .map(|k| k.node_id.value.trim())
+        .collect();
+
+    println!(
+        "triage: {} of {tests_run} tests failed in the last run (`{}`, {}); re-running each alone, serially, {} time(s)",
+        failures.len(),
+        relative(&log, &ctx.root).display(),
+        if parallel {
+            format!("{} workers", workers.len())
+        } else {
+            "serial".to_string()
+        },
+        options.repeat
+    );
+    for error in &state.collect_errors {
+        println!(
+            "triage: `{}` failed to collect ({}): not re-run, fix it first",
+            error.nodeid, error.message
+        );
+    }
+
+    let base = ctx.root.join(&config.reports.dir.value).join("triage");
+    if base.exists() {
+        std::fs::remove_dir_all(&base).ok();
+    }
+    let mut triaged = Vec::new();
+    for test in &failures {
+        let node_id = plain_id(&test.nodeid).to_string();
+        let dir = base.join(slug(&node_id));
+        let mut reruns = Vec::new();
+        let mut pytest_command = String::new();
+        for k in 1..=options.repeat {
+            let req = rerun_request(&node_id, k, options.repeat, dir.join(k.to_string()));
+            if k == 1 {
+                pytest_command = run::invocation(ctx, config, &env.python, &req).display();
+            }
+            run::run_suite_unrecorded(ctx, config, env, &req)?;
+            if signals::interrupted() {
+                return Ok(interrupted(tests_run));
+            }
+            let text = std::fs::read_to_string(&req.reports.reportlog).unwrap_or_default();
+            let rerun = RunState::from_log(&text);
+            // A test pytest no longer finds (renamed, deleted) counts as failing.
+            let failed = rerun
+                .tests
+                .iter()
+                .find(|t| plain_id(&t.nodeid) == node_id)
+                .is_none_or(|t| t.outcome.is_failure());
+            reruns.push(failed);
+        }
+        let class = Class::of(&reruns, parallel);
+        let earlier = earlier_triages
+            .iter()
+            .filter(|r| {
+                r.extra
+                    .get("classes")
+                    .and_then(|c| c.as_object())
+                    .is_some_and(|c| c.contains_key(&node_id))
+            })
+            .count();
+        triaged.push(Triaged {
+            serial_command: format!("PYTEST_WORKERS=1 cargo xtask pytest -- {}", quote(&node_id)),
+            known: known_ids.contains(&node_id.as_str()),
+            node_id,
+            class,
+            worker: test.worker.clone(),
+            reruns,
+            earlier,
+            pytest_command,
+            message: test.message.clone(),
+            longrepr: test.longrepr.clone(),
+            bisected: None,
+        });
+    }
+
+    if options.bisect {
+        for t in triaged
+            .iter_mut()
+            .filter(|t| matches!(t.class, Class::ParallelOnly | Class::OrderDependent))
+        {
+            let Some(test) = bisect::find(&state, &t.node_id) else {
+                continue;
+            };
+            let suspects = bisect::predecessors(&state, test);
+            println!(
+                "triage: bisecting the {} test(s) that ran before `{}` in its process",
+                suspects.len(),
+                t.node_id
+            );
+            let result = bisect::bisect(ctx, config, env, &t.node_id, &suspects)?;
+            if signals::interrupted() {
+                return Ok(interrupted(tests_run));
+            }
+            t.bisected = Some(result);
+        }
+    }
+
+    let counted: Vec<&Triaged> = triaged
+        .iter()
+        .filter(|t| t.class.is_flaky() && !t.known)
+        .collect();
+    let rate = if tests_run == 0 {
+        0.0
+    } else {
+        counted.len() as f64 / tests_run as f64
+    };
+    let threshold = config.flaky.threshold.value;
+    let alert = (rate > threshold).then(|| {
+        let mut by_class: BTreeMap<&str, usize> = BTreeMap::new();
+        for t in &counted {
+            *by_class.entry(t.class.as_str()).or_default() += 1;
+        }
+        let parts: Vec<String> = by_class.iter().map(|(c, n)| format!("{n} {c}")).collect();
+        format!(
+            "flakiness {} ({} of {tests_run} tests: {}) is above `flaky.threshold` {}: roll back to serial (`cargo xtask rollback`)",
+            percent(rate),
+            counted.len(),
+            parts.join(", "),
+            percent(threshold)
+        )
+    });
+
+    // Known flaky tests: how each fared, and which passed in every recent triage.
+    let mut known_status: BTreeMap<String, String> = BTreeMap::new();
+    for id in &known_ids {
+        let status = match triaged.iter().find(|t| t.node_id == *id) {
+            Some(t) => t.class.as_str().to_string(),
+            None if state
+                .tests
+                .iter()
+                .any(|t| t.done && plain_id(&t.nodeid) == *id) =>
+            {
+                "passed".to_string()
+            }
+            None => "not run".to_string(),
+        };
+        known_status.insert(id.to_string(), status);
+    }
+    let window = options.stale_after as usize;
+    let stale_known: Vec<String> = known_status
+        .iter()
+        .filter(|(id, status)| {
+            let earlier: Vec<&str> = earlier_triages
+                .iter()
+                .rev()
+                .take(window.saturating_sub(1))
+                .filter_map(|r| r.extra.get("known")?.get(id.as_str())?.as_str())
+                .collect();
+            *status == "passed"
+                && earlier.len() + 1 >= window
+                && earlier.iter().all(|s| *s == "passed")
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+
+    let table = render_table(&triaged);
+    print!("{table}");
+    print!("{}", render_reproduce(&triaged));
+    println!(
+        "triage: flakiness {} ({} parallel-only or flaky of {tests_run} tests{}); `flaky.threshold` {}",
+        percent(rate),
+        counted.len(),
+        match triaged.iter().filter(|t| t.known && t.class.is_flaky()).count() {
+            0 => String::new(),
+            n => format!(", {n} known flaky not counted"),
+        },
+        percent(threshold)
+    );
+    for id in &stale_known {
+        println!(
+            "triage: `{id}` is listed under `[[flaky.known]]` but passed in each of the last {window} triage(s): \
+             consider removing it from the list"
+        );
+    }
+
+    let mut issues = Vec::new();
+    if options.issue {
+        let first_seen = first_seen(&earlier_triages);
+        for t in triaged.iter().filter(|t| t.class.is_flaky()) {
+            let path = ctx
+                .root
+                .join(&config.reports.dir.value)
+                .join("flaky")
+                .join(format!("{}.md", slug(&t.node_id)));
+            let body = gen::render_issue(config, &issue_fields(t, options.repeat, &first_seen));
+            fsx::atomic_write(&path, body)?;
+            println!(
+                "triage: issue body written: {}\n  gh issue create --title {} --label flaky-test --body-file {}",
+                relative(&path, &ctx.root).display(),
+                quote(&format!("Flaky: {}", t.node_id)),
+                quote(&relative(&path, &ctx.root).to_string_lossy())
+            );
+            issues.push(path);
+        }
+    }
+
+    let real = triaged.iter().any(|t| t.class == Class::Real) || !state.collect_errors.is_empty();
+    let code = if alert.is_some() {
+        ExitCode::Flaky
+    } else if real {
+        ExitCode::TestsFailed
+    } else {
+        ExitCode::Ok
+    };
+    if let Some(alert) = &alert {
+        eprintln!("alert: {alert}");
+        if ctx.github_actions {
+            eprintln!("::error title=Flaky tests above the threshold::{alert}");
+        }
+        print!("{}", rollback_procedure());
+    }
+
+    // The history keeps every triage, so repeated offenders show over time.
+    let (commit, branch) = run::git_info(&ctx.root);
+    let mut extra: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    if let Some(alert) = &alert {
+        extra.insert("flaky_alert".into(), alert.clone().into());
+    }
+    extra.insert("rate".into(), rate.into());
+    extra.insert("threshold".into(), threshold.into());
+    extra.insert("repeat".into(), options.repeat.into());
+    let by_test = |f: &dyn Fn(&Triaged) -> serde_json::Value| -> serde_json::Value {
+        triaged
+            .iter()
+            .map(|t| (t.node_id.clone(), f(t)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    extra.insert("classes".into(), by_test(&|t| t.class.as_str().into()));
+    extra.insert(
+        "workers".into(),
+        by_test(&|t| t.worker.clone().unwrap_or_else(|| "serial".into()).into()),
+    );
+    extra.insert(
+        "reruns_failed".into(),
+        by_test(&|t| t.reruns.iter().filter(|f| **f).count().into()),
+    );
+    let polluters: serde_json::Map<String, serde_json::Value> = triaged
+        .iter()
+        .filter_map(|t| match &t.bisected {
+            Some(Bisected::Found(f)) => Some((t.node_id.clone(), f.polluter.clone().into())),
+            _ => None,
+        })
+        .collect();
+    if !polluters.is_empty() {
+        extra.insert("polluters".into(), polluters.into());
+    }
+    extra.insert(
+        "known".into(),
+        known_status
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    );
+    let mut outcomes = BTreeMap::new();
+    for t in &triaged {
+        *outcomes.entry(t.class.as_str().to_string()).or_default() += 1;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let record = RunRecord {
+        schema: history::SCHEMA,
+        kind: "triage".into(),
+        timestamp: run::now_utc(),
+        commit,
+        branch,
+        task: "triage".into(),
+        engine: if parallel { "parallel" } else { "serial" }.into(),
+        workers: u16::try_from(workers.len().max(1)).unwrap_or(u16::MAX),
+        tests: tests_run,
+        outcomes,
+        phases: vec![("re-runs".into(), seconds)],
+        wall: seconds,
+        exit: code.code(),
+        extra,
+        ..RunRecord::default()
+    };
+    history::append(&history_path, &record)?;
+    let junit = ReportPaths::new(&ctx.root, config).junit;
+    run::write_timings_report(ctx, config, &junit)?;
+    run::append_step_summary(&format!("## Triage\n\n{table}"));
+
+    Ok(Outcome {
+        code,
+        tests_run,
+        triaged,
+        rate,
+        alert,
+        issues,
+        stale_known,
+    })
+}
+
+fn interrupted(tests_run: usize) -> Outcome {
+    Outcome {
+        code: ExitCode::Interrupted,
+        tests_run,
+        triaged: Vec::new(),
+        rate: 0.0,
+        alert: None,
+        issues: Vec::new(),
+        stale_known: Vec::new(),
+    }
+}
+
+/// One serial re-run of `node_id`, alone, in its own reports directory.
+fn rerun_request(node_id: &str, k: u32, of: u32, dir: PathBuf) -> RunRequest {
+    RunRequest {
+        title: format!("triage re-run {k}/{of} of {node_id}"),
+        workers: Workers::Serial {
+            why: "triage: alone, in a fresh process".into(),
+        },
+        dist: crate::config::Dist::Load,
+        coverage: false,
+        extra: vec![node_id.to_string()],
+        order: Vec::new(),
+        echo: false,
+        summary: SummaryMode::Brief,
+        reports: ReportPaths::in_dir(dir),
+        notes: Vec::new(),
+        threshold: false,
+        engine: Engine::Xdist,
+    }
+}
+
+/// `9.5%`, `5%`.
+fn percent(fraction: f64) -> String {
+    let text = format!("{:.1}", fraction * 100.0);
+    format!("{}%", text.strip_suffix(".0").unwrap_or(&text))
+}
+
+fn reruns_text(reruns: &[bool]) -> String {
+    let failed = reruns.iter().filter(|f| **f).count();
+    let passed = reruns.len() - failed;
+    match (passed, failed) {
+        (_, 0) => format!("{passed} passed"),
+        (0, _) => format!("{failed} failed"),
+        _ => format!("{passed} passed, {failed} failed"),
+    }
+}
+
+/// The table of classes, as Markdown (it reads well in a terminal too).
+pub fn render_table(triaged: &[Triaged]) -> String {
+    if triaged.is_empty() {
+        return "\nNo failed tests: nothing to triage.\n\n".into();
+    }
+    let mut out = String::from(
+        "\n| test | class | worker | serial re-runs | earlier triages |\n|---|---|---|---|---:|\n",
+    );
+    for t in triaged {
+        let polluter = match &t.bisected {
+            Some(Bisected::Found(f)) => format!("; polluter `{}`", f.polluter),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {}{}{polluter} | {} | {} | {} |",
+            t.node_id,
+            t.class.describe(),
+            if t.known { " (known)" } else { "" },
+            t.worker.as_deref().unwrap_or("serial"),
+            reruns_text(&t.reruns),
+            t.earlier
+        );
+    }
+    out.push('\n');
+    out
+}
+
+/// The commands that reproduce each failure.
+fn render_reproduce(triaged: &[Triaged]) -> String {
+    let mut out = String::new();
+    if !triaged.is_empty() {
+        out.push_str("Reproduce:\n");
+    }
+    for t in triaged {
+        let _ = writeln!(out, "  {} ({})", t.node_id, t.class.describe());
+        let _ = writeln!(out, "    {}", t.serial_command);
+        let _ = writeln!(out, "    {}", t.pytest_command);
+        match &t.bisected {
+            Some(Bisected::Found(f)) => {
+                let _ = writeln!(out, "    {}", f.reproduce);
+            }
+            Some(other) => {
+                let _ = write!(
+                    out,
+                    "    {}",
+                    bisect::describe(&t.node_id, "in its process", 0, other)
+                );
+            }
+            None if matches!(t.class, Class::ParallelOnly | Class::OrderDependent) => {
+                let _ = writeln!(out, "    cargo xtask bisect {}", quote(&t.node_id));
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// The rollback procedure printed with the alert.
+fn rollback_procedure() -> &'static str {
+    "Rollback procedure:\n\
+     \x20 1. cargo xtask rollback          # parallel.workers = 1 in testing.toml, workflow regenerated; commit both\n\
+     \x20    (or, without a commit: gh variable set PYTEST_WORKERS --body 1)\n\
+     \x20 2. cargo xtask triage --issue    # an issue body per flaky test in reports/flaky/\n\
+     \x20 3. cargo xtask bisect '<node id>' # the test that pollutes a parallel-only one\n\
+     \x20 4. once fixed: cargo xtask rollback --undo\n"
+}
+
+/// When the first triage in the history ran (else now), and at which commit.
+fn first_seen(earlier: &[RunRecord]) -> impl Fn(&str) -> String + '_ {
+    move |id: &str| {
+        let record = earlier.iter().find(|r| {
+            r.extra
+                .get("classes")
+                .and_then(|c| c.as_object())
+                .is_some_and(|c| c.contains_key(id))
+        });
+        let (when, commit) = match record {
+            Some(r) => (r.timestamp.clone(), r.commit.clone()),
+            None => (run::now_utc(), None),
+        };
+        match commit {
+            Some(c) => format!("{when} (commit {c})"),
+            None => when,
+        }
+    }
+}
+
+/// The issue's fields for one triaged test.
+fn issue_fields(t: &Triaged, repeat: u32, first_seen: &dyn Fn(&str) -> String) -> IssueFields {
+    let ci_run = match (
+        std::env::var("GITHUB_SERVER_URL"),
+        std::env::var("GITHUB_REPOSITORY"),
+        std::env::var("GITHUB_RUN_ID"),
+    ) {
+        (Ok(server), Ok(repo), Ok(id)) if !id.is_empty() => {
+            format!("{server}/{repo}/actions/runs/{id}")
+        }
+        _ => String::new(),
+    };
+    let failed = t.reruns.iter().filter(|f| **f).count();
+    let passed = t.reruns.len() - failed;
+    let worker = t.worker.clone().unwrap_or_else(|| "serial".into());
+    let classification = match t.class {
+        Class::ParallelOnly => format!(
+            "parallel-only: failed on {worker} in a parallel run, passed alone {passed} of {} times",
+            t.reruns.len()
+        ),
+        Class::OrderDependent => format!(
+            "order-dependent: failed in a serial run of the suite, passed alone {passed} of {} times",
+            t.reruns.len()
+        ),
+        Class::Flaky => format!(
+            "flaky: alone, it passed {passed} and failed {failed} of {} times",
+            t.reruns.len()
+        ),
+        Class::Real => "always failing".to_string(),
+    };
+    let polluter = match &t.bisected {
+        Some(Bisected::Found(f)) => format!(
+            "`{}` ({}; `{}`)",
+            f.polluter,
+            if f.confirmed { "confirmed" } else { "deduced" },
+            f.reproduce
+        ),
+        Some(Bisected::RanFirst) => "none found: it ran first in its process".into(),
+        Some(Bisected::FailsAlone { .. }) => "none: it fails alone".into(),
+        Some(Bisected::NotReproduced { .. }) => {
+            "none found: it passed after its predecessors run serially".into()
+        }
+        None if t.class == Class::Flaky => String::new(),
+        None => format!(
+            "not bisected yet: `cargo xtask bisect {}`",
+            quote(&t.node_id)
+        ),
+    };
+    let mut notes = String::new();
+    if let Some(message) = &t.message {
+        let _ = writeln!(notes, "Failure in the run: `{}`", message.replace('`', "'"));
+    }
+    if let Some(longrepr) = t.longrepr.as_deref().filter(|l| !l.trim().is_empty()) {
+        let lines: Vec<&str> = longrepr.lines().collect();
+        let shown = &lines[lines.len().saturating_sub(40)..];
+        let _ = write!(
+            notes,
+            "\n<details><summary>Traceback</summary>\n\n```\n{}\n```\n\n</details>",
+            shown.join("\n").replace("```", "'''")
+        );
+    }
+    IssueFields {
+        node_id: t.node_id.clone(),
+        node_arg: quote(&t.node_id),
+        classification,
+        worker,
+        ci_run,
+        first_seen: first_seen(&t.node_id),
+        serial: if failed == 0 {
+            "pass".into()
+        } else if passed == 0 {
+            "fail".into()
+        } else {
+            "pass / fail (mixed)".into()
+        },
+        parallel: match &t.worker {
+            Some(w) => format!("fail (whole suite, on {w})"),
+            None => "not run (the failure was in a serial run)".into(),
+        },
+        repeats: format!("{repeat} runs"),
+        repeated: format!("{passed} passed, {failed} failed"),
+        whole_serial: if t.worker.is_none() {
+            "fail".into()
+        } else {
+            "not run".into()
+        },
+        pytest_command: t.pytest_command.clone(),
+        polluter,
+        notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_ids_drop_the_xdist_group() {
+        assert_eq!(plain_id("t.py::test_a@db"), "t.py::test_a");
+        assert_eq!(plain_id("t.py::C::test_a[x@y]@db"), "t.py::C::test_a[x@y]");
+        assert_eq!(plain_id("t.py::test_a[x@y]"), "t.py::test_a[x@y]");
+        assert_eq!(plain_id("t.py::test_a"), "t.py::test_a");
+    }
+
+    #[test]
+    fn classes_from_reruns() {
+        assert_eq!(Class::of(&[true, true], true), Class::Real);
+        assert_eq!(Class::of(&[false, false], true), Class::ParallelOnly);
+        assert_eq!(Class::of(&[false, false], false), Class::OrderDependent);
+        assert_eq!(Class::of(&[false, true], true), Class::Flaky);
+    }
+
+    #[test]
+    fn slugs_are_file_names() {
+        assert_eq!(
+            slug("tests/test_a.py::TestX::test_y[1-a b]"),
+            "tests-test-a-py-testx-test-y-1-a-b"
+        );
+        let long = format!("tests/test_a.py::test_{}", "x".repeat(200));
+        assert!(slug(&long).len() <= 96);
+        assert_ne!(slug(&long), slug(&format!("{long}y")));
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(percent(0.05), "5%");
+        assert_eq!(percent(2.0 / 21.0), "9.5%");
+    }
+}
