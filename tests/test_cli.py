@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import runpy
 import sqlite3
 import subprocess
 import sys
@@ -160,7 +161,27 @@ def test_main_generate_bad_fraction(tmp_path: Path, fraction: str) -> None:
     assert main(argv) == 2
 
 
+def test_module_entry_point(monkeypatch: pytest.MonkeyPatch,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["sbir_etl", "--help"])
+    with pytest.raises(SystemExit) as excinfo:
+        runpy.run_module("sbir_etl", run_name="__main__", alter_sys=False)
+    assert excinfo.value.code == 0
+    assert "usage: sbir_etl" in capsys.readouterr().out
+
+
 def test_parser_requires_a_command() -> None:
     with pytest.raises(SystemExit) as excinfo:
         build_parser().parse_args([])
     assert excinfo.value.code == 2
+
+
+def test_main_check(small_dataset: SyntheticDataset, tmp_path: Path,
+                    capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "s.sqlite"
+    assert main(["check", "--store", str(store)]) == 1
+    assert "store does not exist" in capsys.readouterr().out
+    main(["run", "--input", str(small_dataset.awards_path), "--store", str(store)])
+    capsys.readouterr()
+    assert main(["check", "--store", str(store)]) == 0
+    assert capsys.readouterr().out == "integrity: ok\n"

@@ -23,7 +23,7 @@ from sbir_etl.models import RawAward, Reject
 from sbir_etl.settings import Settings, reset_settings
 from sbir_etl.synthetic import SyntheticDataset
 
-DATASET_ROWS = 30_000
+DATASET_ROWS = 26_000
 DATASET_SEED = 101
 
 WriteCsv = Callable[..., Path]

@@ -11,7 +11,7 @@ from sbir_etl.pipeline import PipelineResult, run_pipeline
 from sbir_etl.store import integrity_check, table_counts
 from sbir_etl.synthetic import SyntheticDataset, generate_dataset
 
-DATASET_ROWS = 15_000
+DATASET_ROWS = 13_000
 DATASET_SEED = 707
 
 

@@ -4,5 +4,5 @@ import sys
 
 from .cli import main
 
-if __name__ == "__main__":  # pragma: no cover - exercised through subprocesses
+if __name__ == "__main__":
     sys.exit(main())

@@ -158,7 +158,7 @@ def integrity_check(store_path: str | Path) -> list[str]:
         return [f"store does not exist: {path}"]
     problems: list[str] = []
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:  # pragma: no cover - sqlite opens lazily
         return [f"cannot open store: {exc}"]
     try:
