@@ -40,7 +40,7 @@ fn run_shards(
             &total.to_string(),
             "--cov",
             "--workers",
-            "1",
+            "2",
         ]);
         cmd.env_remove("PYTEST_WORKERS");
         for (k, v) in extra_env {
