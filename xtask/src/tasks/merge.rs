@@ -194,16 +194,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     record.wall = slowest + started.elapsed().as_secs_f64();
     history::append(&run::timings_history_path(ctx, &config), &record)?;
     let markdown = run::write_timings_report(ctx, &config, &junit_path)?;
-    if let Some(summary_file) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
-        use std::io::Write as _;
-        if let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&summary_file)
-        {
-            let _ = writeln!(file, "{markdown}");
-        }
-    }
+    run::append_step_summary(&markdown);
     let failed = cases.iter().filter(|c| c.outcome.is_failure()).count();
     println!(
         "merge: {} shards, {} tests ({} failed), slowest shard {slowest:.1}s, imbalance ×{imbalance:.2}{}; reports in {}",
