@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{heavy, repo_root, xtask_bin, Test};
+use crate::support::{heavy, processes_mentioning, repo_root, xtask_bin, Test};
 
 #[test]
 fn shards_engine_runs_every_test_once_with_xdist_style_worker_ids() {
@@ -125,18 +125,11 @@ fn ctrl_c_ends_every_shard_process() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     assert_eq!(child.wait().unwrap().code(), Some(130));
     let needle = test.path().to_string_lossy().into_owned();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&cmdline).contains(&needle)
-                && !cwd.to_string_lossy().contains(&needle),
-            "a process of the run is left: {}",
-            String::from_utf8_lossy(&cmdline)
-        );
-    }
+    let left = processes_mentioning(&needle);
+    assert!(
+        left.is_empty(),
+        "processes of the run left behind: {left:?}"
+    );
     assert!(test.read("reports/junit.xml").contains("<testsuite"));
 }
 

@@ -3,30 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::Test;
-
-/// Processes whose command line mentions `needle` (other than this test).
-fn processes_mentioning(needle: &str) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        let Ok(cwd) = std::fs::read_link(entry.path().join("cwd")) else {
-            continue;
-        };
-        if (cmdline.contains(needle) || cwd.to_string_lossy().contains(needle))
-            && pid != std::process::id()
-        {
-            pids.push(pid);
-        }
-    }
-    pids
-}
+use crate::support::{processes_mentioning, Test};
 
 fn interrupt_run(workers: &str, signal: i32) {
     let test = Test::fixture("slow").args(["pytest-parallel", "--workers", workers]);

@@ -1,36 +1,6 @@
 //! Real runs: reports, summaries, crashed workers, and the bundled suite.
 
-use crate::support::{heavy, repo_root, xtask_bin, Test};
-
-fn junit_outcomes(path: &std::path::Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut out = Vec::new();
-    for case in text.split("<testcase").skip(1) {
-        let attr = |name: &str| {
-            let start = case
-                .find(&format!(" {name}=\""))
-                .map(|i| i + name.len() + 3)
-                .unwrap();
-            case[start..].split('"').next().unwrap().to_string()
-        };
-        let head = case.split("</testcase>").next().unwrap();
-        let outcome = if head.contains("<failure") {
-            "failed"
-        } else if head.contains("<error") {
-            "error"
-        } else if head.contains("<skipped") {
-            "skipped"
-        } else {
-            "passed"
-        };
-        out.push((
-            format!("{}::{}", attr("classname"), attr("name")),
-            outcome.to_string(),
-        ));
-    }
-    out.sort();
-    out
-}
+use crate::support::{heavy, junit_outcomes, repo_root, xtask_bin, Test};
 
 #[test]
 fn a_run_writes_reports_and_a_summary() {

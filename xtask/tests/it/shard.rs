@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::support::{copy_dir, heavy, repo_root, xtask_bin, Test};
+use crate::support::{copy_dir, heavy, junit_outcomes, repo_root, xtask_bin, Test};
 
 /// Runs every shard of `total` the way CI does (each job starts from the same
 /// durations file), copying each shard's reports into `<out>/shard-<i>`.
@@ -68,36 +68,6 @@ fn merge(root: &Path, dirs: &[std::path::PathBuf]) -> std::process::Output {
         .args(dirs)
         .output()
         .unwrap()
-}
-
-fn outcomes(junit: &Path) -> Vec<(String, String)> {
-    let xml = std::fs::read_to_string(junit).unwrap();
-    let mut out: Vec<(String, String)> = xml
-        .split("<testcase")
-        .skip(1)
-        .map(|case| {
-            let attr = |name: &str| {
-                let start = case.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
-                case[start..].split('"').next().unwrap().to_string()
-            };
-            let body = case.split("</testcase>").next().unwrap();
-            let outcome = if body.contains("<failure") {
-                "failed"
-            } else if body.contains("<error") {
-                "error"
-            } else if body.contains("<skipped") {
-                "skipped"
-            } else {
-                "passed"
-            };
-            (
-                format!("{}::{}", attr("classname"), attr("name")),
-                outcome.to_string(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 fn executed(json: &Path) -> serde_json::Value {
@@ -262,7 +232,7 @@ fn bundled_suite_shards_equal_the_unsharded_run() {
         "{}",
         String::from_utf8_lossy(&full.stdout)
     );
-    let want_outcomes = outcomes(&root.join("reports/junit.xml"));
+    let want_outcomes = junit_outcomes(&root.join("reports/junit.xml"));
     let want_coverage = executed(&root.join("reports/coverage.json"));
     let saved = work.path().join("unsharded");
     copy_dir(&root.join("reports"), &saved);
@@ -279,7 +249,7 @@ fn bundled_suite_shards_equal_the_unsharded_run() {
             String::from_utf8_lossy(&merged.stderr)
         );
         assert_eq!(
-            outcomes(&root.join("reports/junit.xml")),
+            junit_outcomes(&root.join("reports/junit.xml")),
             want_outcomes,
             "K={total}"
         );

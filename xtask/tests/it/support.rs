@@ -201,3 +201,57 @@ impl Run {
         self
     }
 }
+
+/// `(classname::name, outcome)` of every test case in a JUnit file, sorted:
+/// what two runs are compared by.
+pub fn junit_outcomes(path: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out: Vec<(String, String)> = text
+        .split("<testcase")
+        .skip(1)
+        .map(|case| {
+            let attr = |name: &str| {
+                let start = case.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+                case[start..].split('"').next().unwrap().to_string()
+            };
+            let body = case.split("</testcase>").next().unwrap();
+            let outcome = if body.contains("<failure") {
+                "failed"
+            } else if body.contains("<error") {
+                "error"
+            } else if body.contains("<skipped") {
+                "skipped"
+            } else {
+                "passed"
+            };
+            (
+                format!("{}::{}", attr("classname"), attr("name")),
+                outcome.to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Processes whose command line or working directory mentions `needle`
+/// (other than this test): what a run must not leave behind.
+pub fn processes_mentioning(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
+        if (cmdline.contains(needle) || cwd.to_string_lossy().contains(needle))
+            && pid != std::process::id()
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
