@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::durations::Durations;
-use crate::fsx::{self, relative};
+use crate::fsx;
 use crate::junit;
 use crate::plan;
 use crate::python::argv::{self, Invocation, ReportPaths, Spec};
@@ -87,14 +87,6 @@ pub fn prepare(
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create `{}`", dir.display()))?;
         let list = req.reports.dir.join("shards").join(format!("{worker}.txt"));
-        fsx::atomic_write(
-            &list,
-            shard
-                .tests
-                .iter()
-                .map(|t| format!("{t}\n"))
-                .collect::<String>(),
-        )?;
         let paths = ReportPaths {
             dir: dir.clone(),
             partial: dir.clone(),
@@ -102,7 +94,7 @@ pub fn prepare(
             reportlog: dir.join("pytest-log.jsonl"),
             output: dir.join("pytest-output.log"),
         };
-        let mut extra = vec![format!("@{}", relative(&list, &ctx.root).display())];
+        let mut extra = vec![argv::arg_file(&ctx.root, &list, &shard.tests)?];
         if processes.is_empty() && !errors.is_empty() {
             // The broken files must not stop the rest of this shard.
             extra.push("--continue-on-collection-errors".into());

@@ -179,6 +179,14 @@ pub fn build_collect(
     }
 }
 
+/// Writes `items` one per line to `path` and returns the `@file` argument
+/// (relative to `root`) that hands them to pytest (pytest ≥ 8.2).
+pub fn arg_file(root: &Path, path: &Path, items: &[impl AsRef<str>]) -> anyhow::Result<String> {
+    let text: String = items.iter().map(|i| format!("{}\n", i.as_ref())).collect();
+    crate::fsx::atomic_write(path, text)?;
+    Ok(format!("@{}", relative(path, root).display()))
+}
+
 /// Drops `-p no:xdist` from a serial command, so xdist's fixtures (e.g.
 /// `worker_id`) stay available to the shards engine's processes.
 pub fn keep_xdist_loaded(inv: &mut Invocation) {

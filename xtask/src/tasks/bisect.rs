@@ -16,7 +16,7 @@ use crate::ctx::Ctx;
 use crate::error::UserError;
 use crate::exit::ExitCode;
 use crate::fsx::{self, relative};
-use crate::python::argv::{quote, ReportPaths};
+use crate::python::argv::{self, quote, ReportPaths};
 use crate::python::env::{self, PythonEnv};
 use crate::report::{RunState, TestResult};
 use crate::run::{self, RunRequest, SummaryMode};
@@ -122,16 +122,12 @@ pub fn bisect(
         let list = run_dir.join("tests.txt");
         let mut ids: Vec<String> = tests.to_vec();
         ids.push(target.to_string());
-        fsx::atomic_write(
-            &list,
-            ids.iter().map(|s| format!("{s}\n")).collect::<String>(),
-        )?;
         let req = request(
             format!(
                 "bisect run {runs}: {} test(s), then the target",
                 tests.len()
             ),
-            vec![format!("@{}", relative(&list, &ctx.root).display())],
+            vec![argv::arg_file(&ctx.root, &list, &ids)?],
             run_dir,
         );
         run::run_suite_unrecorded(ctx, config, env, &req)?;

@@ -8,7 +8,8 @@ use std::path::Path;
 use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::durations::{module_of, Durations};
-use crate::fsx::{self, relative};
+use crate::fsx::relative;
+use crate::python::argv;
 use crate::run::durations_path;
 
 /// The pytest arguments that run the suite longest file first, or why the
@@ -45,14 +46,13 @@ pub fn longest_first_args(
         .map(|(f, s)| (f, *s))
         .collect();
     files.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    let list: String = files.iter().map(|(f, _)| format!("{f}\n")).collect();
+    let names: Vec<&String> = files.iter().map(|(f, _)| *f).collect();
     let path = ctx
         .root
         .join(&config.reports.dir.value)
         .join("pytest-order.txt");
-    fsx::atomic_write(&path, list)?;
     Ok(Ok(vec![
-        format!("@{}", relative(&path, &ctx.root).display()),
+        argv::arg_file(&ctx.root, &path, &names)?,
         "--no-loadscope-reorder".into(),
     ]))
 }

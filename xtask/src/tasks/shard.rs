@@ -8,10 +8,10 @@ use crate::config::{self, Dist};
 use crate::ctx::Ctx;
 use crate::error::UserError;
 use crate::exit::ExitCode;
-use crate::fsx::{self, relative};
+use crate::fsx;
 use crate::junit;
 use crate::plan::Granularity;
-use crate::python::argv::ReportPaths;
+use crate::python::argv::{self, ReportPaths};
 use crate::python::env;
 use crate::report::RunState;
 use crate::run::{self, RunRequest, SummaryMode};
@@ -128,15 +128,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::Ok);
     }
     let list = reports.dir.join("shard-tests.txt");
-    fsx::atomic_write(
-        &list,
-        shard
-            .tests
-            .iter()
-            .map(|t| format!("{t}\n"))
-            .collect::<String>(),
-    )?;
-    let mut extra = vec![format!("@{}", relative(&list, &ctx.root).display())];
+    let mut extra = vec![argv::arg_file(&ctx.root, &list, &shard.tests)?];
     extra.extend(args.pytest_args.iter().cloned());
     let req = RunRequest {
         title: format!("shard {}/{}", args.index, args.total),
