@@ -22,8 +22,23 @@ pub struct Overhead {
     pub process: Option<f64>,
     /// An xdist run: controller and workers started, tests collected in every worker.
     pub xdist: Option<f64>,
-    /// xdist's extra cost per test (controller round trips), when measured.
+    /// The shards engine: K plain pytest processes started at once, until
+    /// the last of them starts its first test.
+    pub shards: Option<f64>,
+    /// A plain pytest process's own time per test, between tests (hooks,
+    /// reports), from serial and shards runs.
+    pub per_test: Option<f64>,
+    /// An xdist worker's time per test between tests (its own hooks and
+    /// reports, plus the round trips to the controller).
     pub xdist_per_test: Option<f64>,
+}
+
+/// How a run measured its overheads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Serial,
+    Xdist,
+    Shards,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -105,13 +120,19 @@ impl Durations {
         self.runs += 1;
     }
 
-    pub fn record_overhead(&mut self, parallel: bool, seconds: f64) {
-        let slot = if parallel {
-            &mut self.overhead.xdist
-        } else {
-            &mut self.overhead.process
+    /// Folds one run's start-up (until its first test, or for shards until
+    /// the last process's first test) and its time per test between tests in.
+    pub fn record_overhead(&mut self, kind: RunKind, startup: f64, per_test: Option<f64>) {
+        let o = &mut self.overhead;
+        let (start_slot, per_test_slot) = match kind {
+            RunKind::Serial => (&mut o.process, &mut o.per_test),
+            RunKind::Xdist => (&mut o.xdist, &mut o.xdist_per_test),
+            RunKind::Shards => (&mut o.shards, &mut o.per_test),
         };
-        *slot = Some(smooth(*slot, seconds));
+        *start_slot = Some(smooth(*start_slot, startup));
+        if let Some(p) = per_test {
+            *per_test_slot = Some(smooth(*per_test_slot, p));
+        }
     }
 
     /// The median recorded duration (what unknown tests are assumed to take).
@@ -142,6 +163,8 @@ impl Durations {
         for (mine, theirs) in [
             (&mut self.overhead.process, other.overhead.process),
             (&mut self.overhead.xdist, other.overhead.xdist),
+            (&mut self.overhead.shards, other.overhead.shards),
+            (&mut self.overhead.per_test, other.overhead.per_test),
             (
                 &mut self.overhead.xdist_per_test,
                 other.overhead.xdist_per_test,

@@ -270,11 +270,6 @@ fn execute(
     let rebuilt = finalize_reports(paths, &state)?;
     let durations_file = durations_path(ctx, config);
     let (mut store, _) = Durations::load(&durations_file);
-    if req.workers.is_parallel() {
-        if let Some(note) = parallel_pays_note(&store, &state, &req.workers, req.dist) {
-            notes.push(note);
-        }
-    }
     store.record(
         state
             .tests
@@ -282,15 +277,22 @@ fn execute(
             .filter(|t| t.done && !t.crashed)
             .map(|t| (t.nodeid.clone(), t.duration)),
     );
-    if session_finished && !state.tests.is_empty() {
-        let first = state.tests.iter().filter_map(|t| t.start).reduce(f64::min);
-        if let (Some(first), Ok(spawned)) =
-            (first, spawned_at.duration_since(std::time::UNIX_EPOCH))
-        {
-            store.record_overhead(
-                req.workers.is_parallel(),
-                (first - spawned.as_secs_f64()).max(0.0),
-            );
+    if session_finished {
+        let kind = match (&shard_plan, req.workers.is_parallel()) {
+            (Some(_), _) => durations::RunKind::Shards,
+            (None, true) => durations::RunKind::Xdist,
+            (None, false) => durations::RunKind::Serial,
+        };
+        if let (Some((startup, per_test)), Ok(spawned)) = (
+            state.measured_overhead(kind == durations::RunKind::Shards),
+            spawned_at.duration_since(std::time::UNIX_EPOCH),
+        ) {
+            store.record_overhead(kind, (startup - spawned.as_secs_f64()).max(0.0), per_test);
+        }
+    }
+    if req.workers.is_parallel() {
+        if let Some(note) = engine_note(&store, &state, req, config.parallel.granularity) {
+            notes.push(note);
         }
     }
     store.save(&durations_file)?;
@@ -500,35 +502,38 @@ pub fn durations_path(ctx: &Ctx, config: &Config) -> std::path::PathBuf {
         .join(durations::FILE_NAME)
 }
 
-/// xdist's extra cost per test beyond plain pytest (controller round trips),
-/// used when a run has not measured it.
-pub const XDIST_PER_TEST: f64 = 0.002;
-
-/// Says so when the recorded durations predict that this many workers are
-/// no faster than one plain pytest process.
-fn parallel_pays_note(
+/// After a parallel run: the way of running this suite that the recorded
+/// durations and the measured overheads predict to be more than 10% faster
+/// than the one just used, if any ([`plan::recommend`]).
+fn engine_note(
     store: &Durations,
     state: &RunState,
-    workers: &Workers,
-    dist: Dist,
+    req: &RunRequest,
+    granularity: plan::Granularity,
 ) -> Option<String> {
-    let (process, xdist) = (store.overhead.process?, store.overhead.xdist?);
     let ids: Vec<String> = state.tests.iter().map(|t| t.nodeid.clone()).collect();
-    let units = plan::units(&ids, store, plan::Granularity::Scope, dist);
-    let serial = process + units.iter().map(|u| u.seconds).sum::<f64>();
-    let per_test = store.overhead.xdist_per_test.unwrap_or(XDIST_PER_TEST);
-    let parallel = plan::simulate_dispatch(
-        &plan::longest_first(units),
-        workers.count() as usize,
-        xdist,
-        per_test,
-    );
-    (parallel >= serial * 0.97).then(|| {
-        format!(
-            "parallel does not pay for this suite: predicted {serial:.1}s serial vs {parallel:.1}s with {} workers \
-             (start-up and per-worker collection outweigh the gain); consider PYTEST_WORKERS=1",
-            workers.count()
-        )
+    let k = req.workers.count() as usize;
+    let used = match req.engine {
+        // A longest-first run hands xdist an ordered list; a collection-order run none.
+        Engine::Xdist if req.order.is_empty() => plan::Way::XdistCollection,
+        Engine::Xdist => plan::Way::XdistLongest,
+        Engine::Shards => plan::Way::Shards,
+    };
+    let (best, predicted, current) = plan::recommend(store, &ids, k, req.dist, granularity, used)?;
+    Some(match best {
+        plan::Way::Serial => format!(
+            "parallel does not pay for this suite: predicted {predicted:.1}s serial vs {current:.1}s with {k} workers \
+             (start-up and per-process collection outweigh the gain); consider PYTEST_WORKERS=1"
+        ),
+        other => {
+            let name = if other == plan::Way::Shards { "shards" } else { "xdist" };
+            format!(
+                "the {name} engine is predicted faster for this suite: {predicted:.1}s vs {current:.1}s with {} on {k} workers; \
+                 try `--engine {name}`, or set parallel.engine = \"{name}\" in testing.toml \
+                 (`cargo xtask plan --workers {k} --simulate` shows every prediction)",
+                req.engine
+            )
+        }
     })
 }
 

@@ -64,8 +64,7 @@ pub fn prepare(
         notes.push("test list reused from the last collection (no test file changed)".into());
     }
     let k = req.workers.count() as usize;
-    let units = plan::units(&collected, &store, config.parallel.granularity, req.dist);
-    let planned = plan::lpt(&units, k, &collected);
+    let planned = plan::balance(&collected, &store, config.parallel.granularity, req.dist, k);
     let (seed, _) = hash_seed(config);
     let serial = Workers::Serial {
         why: "shards engine".into(),

@@ -257,6 +257,8 @@ struct Facts {
     reports: String,
     workers: String,
     dist: String,
+    engine: String,
+    granularity: String,
     hash_seed: i64,
     max_workers: i64,
     coverage_enabled: bool,
@@ -350,6 +352,12 @@ fn facts(config: &Config) -> Facts {
         reports: config.reports.dir.value.trim_end_matches('/').to_string(),
         workers: config.parallel.workers.value.to_string(),
         dist: config.parallel.dist.value.to_string(),
+        engine: config.parallel.engine.to_string(),
+        granularity: match config.parallel.granularity {
+            crate::config::Granularity::Test => "test",
+            crate::config::Granularity::Scope => "scope",
+        }
+        .to_string(),
         hash_seed,
         max_workers: MAX_WORKERS,
         coverage_enabled: config.coverage.enabled,

@@ -24,7 +24,8 @@ pub const TOOLING: &[(&str, &str)] = &[
 ];
 
 const STAMP_FILE: &str = ".xtask-setup";
-const STAMP_VERSION: &str = "xtask-setup v1";
+/// v2: installed packages are compiled to bytecode.
+const STAMP_VERSION: &str = "xtask-setup v2";
 
 /// A ready environment.
 #[derive(Debug, Clone)]
@@ -272,8 +273,13 @@ impl Installer {
         match self {
             Installer::Uv(uv) => {
                 let mut cmd = Command::new(uv);
+                // Bytecode compiled once at install, as pip does: otherwise
+                // every pytest process (each worker, each shard) compiles
+                // pytest and the dependencies again when bytecode cannot be
+                // written (a read-only tree, PYTHONDONTWRITEBYTECODE).
                 cmd.env("UV_PYTHON_DOWNLOADS", "never")
-                    .env("UV_NO_PROGRESS", "1");
+                    .env("UV_NO_PROGRESS", "1")
+                    .env("UV_COMPILE_BYTECODE", "1");
                 cmd.env_remove("VIRTUAL_ENV");
                 cmd.arg("pip");
                 cmd.arg("--quiet");

@@ -286,6 +286,41 @@ impl RunState {
     }
 }
 
+impl RunState {
+    /// What a finished run says of its own overheads: when its tests started
+    /// (the first test, or with `latest_start` the latest first test of any
+    /// process: with static shards the slowest start delays the whole run),
+    /// and the time the processes spent between their tests, per test (only
+    /// from 20 tests on).
+    pub fn measured_overhead(&self, latest_start: bool) -> Option<(f64, Option<f64>)> {
+        let mut per: std::collections::BTreeMap<&str, (f64, f64, f64, usize)> = Default::default();
+        for t in self.tests.iter().filter(|t| t.done && !t.crashed) {
+            let (Some(start), Some(stop)) = (t.start, t.stop) else {
+                continue;
+            };
+            let e = per.entry(t.worker.as_deref().unwrap_or("main")).or_insert((
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                0.0,
+                0,
+            ));
+            e.0 = e.0.min(start);
+            e.1 = e.1.max(stop);
+            e.2 += t.duration;
+            e.3 += 1;
+        }
+        let firsts = per.values().map(|e| e.0);
+        let startup = if latest_start {
+            firsts.reduce(f64::max)?
+        } else {
+            firsts.reduce(f64::min)?
+        };
+        let tests: usize = per.values().map(|e| e.3).sum();
+        let between: f64 = per.values().map(|e| (e.1 - e.0 - e.2).max(0.0)).sum();
+        Some((startup, (tests >= 20).then(|| between / tests as f64)))
+    }
+}
+
 /// Reads pytest's "collected N items" / "N workers [M items]" lines.
 pub fn collected_from_output(line: &str) -> Option<usize> {
     let line = line.trim();
@@ -310,6 +345,34 @@ pub fn collected_from_output(line: &str) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::python::reportlog::parse_line;
+
+    #[test]
+    fn overheads_come_from_first_starts_and_gaps_between_tests() {
+        let mut state = RunState::default();
+        for (i, worker) in ["gw0", "gw1"].iter().enumerate() {
+            for t in 0..20 {
+                // Tests of 0.1 s with 0.01 s between them; gw1 starts 0.5 s later.
+                let start = 100.0 + 0.5 * i as f64 + 0.11 * t as f64;
+                for (when, from, to) in [
+                    ("setup", start, start),
+                    ("call", start, start + 0.1),
+                    ("teardown", start + 0.1, start + 0.1),
+                ] {
+                    let line = format!(
+                        r#"{{"nodeid":"t.py::{worker}_{t}","when":"{when}","outcome":"passed","duration":{},"start":{from},"stop":{to},"worker_id":"{worker}","$report_type":"TestReport"}}"#,
+                        to - from
+                    );
+                    state.apply(&parse_line(&line).expect("a test report"));
+                }
+            }
+        }
+        let (first, per_test) = state.measured_overhead(false).expect("measured");
+        assert!((first - 100.0).abs() < 1e-9);
+        let (latest, _) = state.measured_overhead(true).expect("measured");
+        assert!((latest - 100.5).abs() < 1e-9);
+        let per_test = per_test.expect("40 tests are enough");
+        assert!((per_test - 0.0095).abs() < 1e-6, "{per_test}");
+    }
 
     #[test]
     fn collected_lines() {

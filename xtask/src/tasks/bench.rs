@@ -405,7 +405,6 @@ fn plan_quality(ctx: &Ctx) -> anyhow::Result<ExitCode> {
             tests: tests.iter().cloned().collect(),
             ..Durations::default()
         };
-        let units = plan::units(&ids, &store, Granularity::Test, config.parallel.dist.value);
         let input = serde_json::json!({"ids": ids, "durations": store.tests, "ks": ks});
         let script = tempfile::Builder::new().suffix(".py").tempfile()?;
         std::fs::write(
@@ -429,7 +428,13 @@ fn plan_quality(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         let theirs: serde_json::Value = serde_json::from_slice(&out.stdout)
             .context("pytest-split did not answer (is it installed in the environment?)")?;
         for k in ks {
-            let ours = plan::lpt(&units, k, &ids);
+            let ours = plan::balance(
+                &ids,
+                &store,
+                Granularity::Test,
+                config.parallel.dist.value,
+                k,
+            );
             let bound = ours.lower_bound;
             let ratio_of = |algo: &str| -> f64 {
                 theirs[algo][k.to_string()]
@@ -506,41 +511,10 @@ fn order(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
 
 fn engines(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
     let config = config::load(&ctx.root)?;
-    env::ensure(ctx, &config)?;
+    let env = env::ensure(ctx, &config)?;
     let exe = std::env::current_exe().context("cannot find the xtask binary")?;
     let n = workers.to_string();
-    let variants: Vec<(&str, Vec<&str>)> = vec![
-        ("serial", vec!["pytest", "--workers", "1"]),
-        (
-            "xdist loadscope",
-            vec![
-                "pytest-parallel",
-                "--engine",
-                "xdist",
-                "--dist",
-                "loadscope",
-                "--workers",
-                &n,
-            ],
-        ),
-        (
-            "xdist worksteal",
-            vec![
-                "pytest-parallel",
-                "--engine",
-                "xdist",
-                "--dist",
-                "worksteal",
-                "--workers",
-                &n,
-            ],
-        ),
-        (
-            "shards",
-            vec!["pytest-parallel", "--engine", "shards", "--workers", &n],
-        ),
-    ];
-    let command = |args: &[&str]| {
+    let xtask = |args: &[&str]| {
         let mut cmd = Command::new(&exe);
         cmd.arg("-C")
             .arg(&ctx.root)
@@ -548,17 +522,54 @@ fn engines(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
             .args(args)
             .arg("--no-cov");
         cmd.env_remove("PYTEST_WORKERS");
-        cmd
+        vec![cmd]
     };
-    // Warm-up: records durations and the collected test list.
-    time(&mut command(&variants[0].1))?;
-    time(&mut command(&variants[3].1))?;
+    // The reference: bare pytest processes on the lists the shards engine
+    // wrote, started at once, with no reports and no xtask around them.
+    let lists_dir = ctx.root.join(&config.reports.dir.value).join("shards");
+    let (seed, _) = crate::run::hash_seed(&config);
+    let bare = || -> Vec<Command> {
+        (0..workers)
+            .map(|i| lists_dir.join(format!("gw{i}.txt")))
+            .filter(|list| list.exists())
+            .map(|list| {
+                let mut cmd = Command::new(&env.python);
+                cmd.current_dir(&ctx.root)
+                    .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+                    .arg(format!("@{}", list.display()));
+                if let Some(seed) = &seed {
+                    cmd.env("PYTHONHASHSEED", seed);
+                }
+                cmd
+            })
+            .collect()
+    };
+    let parallel = |engine: &'static str, dist: Option<&'static str>| -> Variant {
+        let xtask = &xtask;
+        let n = &n;
+        Box::new(move || {
+            let mut args = vec!["pytest-parallel", "--engine", engine, "--workers", n];
+            args.extend(dist.iter().flat_map(|d| ["--dist", *d]));
+            xtask(&args)
+        })
+    };
+    let variants: Vec<(&str, Variant)> = vec![
+        ("serial", Box::new(|| xtask(&["pytest", "--workers", "1"]))),
+        ("xdist loadscope", parallel("xdist", Some("loadscope"))),
+        ("xdist worksteal", parallel("xdist", Some("worksteal"))),
+        ("shards", parallel("shards", None)),
+        ("bare processes", Box::new(bare)),
+    ];
+    // Warm-up: records durations, the collected test list and the shard lists.
+    time_all(variants[0].1())?;
+    time_all(variants[3].1())?;
     println!("engines on {}: {runs} rounds, {workers} workers, each round runs every variant (rotating order)", ctx.root.display());
+    println!("  (bare processes: plain `python -m pytest @gw<i>.txt` on the shards engine's lists, all at once, no reports: the reference)");
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for round in 0..runs {
         for k in 0..variants.len() {
             let i = (k + round) % variants.len();
-            let (secs, code) = time(&mut command(&variants[i].1))?;
+            let (secs, code) = time_all(variants[i].1())?;
             println!(
                 "  round {}: {:<16} {secs:>7.2}s (exit {code})",
                 round + 1,
@@ -574,11 +585,39 @@ fn engines(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
         let m = median(&samples[i]);
         println!("{name:<16} {m:>9.2} {:>10.3}", m / serial);
     }
+    let shards = median(&samples[3]);
+    println!("shards ÷ best xdist: {:.3}", shards / best_xdist);
     println!(
-        "shards ÷ best xdist: {:.3}",
-        median(&samples[3]) / best_xdist
+        "shards ÷ bare processes: {:.3}",
+        shards / median(&samples[4])
     );
     Ok(ExitCode::Ok)
+}
+
+/// The commands of one benchmark variant, built afresh for each run.
+type Variant<'a> = Box<dyn Fn() -> Vec<Command> + 'a>;
+
+/// Starts the commands at once and times them until the last ends; the exit
+/// code is the first non-zero one.
+fn time_all(mut cmds: Vec<Command>) -> anyhow::Result<(f64, i32)> {
+    let started = Instant::now();
+    let children = cmds
+        .iter_mut()
+        .map(|cmd| {
+            cmd.stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("cannot start benchmark command")
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut code = 0;
+    for mut child in children {
+        let status = child.wait().context("cannot wait for benchmark command")?;
+        if code == 0 {
+            code = status.code().unwrap_or(-1);
+        }
+    }
+    Ok((started.elapsed().as_secs_f64(), code))
 }
 
 fn coverage_cost(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {

@@ -3,14 +3,14 @@
 
 use std::fmt::Write;
 
-use crate::config::{self, Config, Dist};
+use crate::config::{self, Config};
 use crate::ctx::Ctx;
 use crate::durations::Durations;
 use crate::error::UserError;
 use crate::exit::ExitCode;
 use crate::plan::{self, Granularity, Plan};
 use crate::python::{collect, env};
-use crate::run::{durations_path, XDIST_PER_TEST};
+use crate::run::durations_path;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -54,8 +54,13 @@ pub fn make_plan(
 ) -> anyhow::Result<Planned> {
     let collected = collect::collect(&ctx.root, config, python, extra)?;
     let (store, warning) = Durations::load(&durations_path(ctx, config));
-    let units = plan::units(&collected, &store, granularity, config.parallel.dist.value);
-    let plan = plan::lpt(&units, k, &collected);
+    let plan = plan::balance(
+        &collected,
+        &store,
+        granularity,
+        config.parallel.dist.value,
+        k,
+    );
     let fingerprint = plan::fingerprint(&store, &collected, k, granularity);
     Ok(Planned {
         collected,
@@ -140,34 +145,6 @@ fn render(p: &Planned, granularity: Granularity) -> String {
     out
 }
 
-/// Predicted wall times for the ways to run the suite on `k` local workers.
-pub struct Prediction {
-    pub serial: f64,
-    pub xdist_collection: f64,
-    pub xdist_longest: f64,
-    pub shards: f64,
-}
-
-pub fn predict(store: &Durations, collected: &[String], k: usize, dist: Dist) -> Prediction {
-    let process = store.overhead.process.unwrap_or(1.5);
-    let xdist = store.overhead.xdist.unwrap_or(process + 1.5);
-    let per_test = store.overhead.xdist_per_test.unwrap_or(XDIST_PER_TEST);
-    let scopes = plan::units(collected, store, Granularity::Scope, dist);
-    let tests = plan::units(collected, store, Granularity::Test, dist);
-    let total: f64 = tests.iter().map(|u| u.seconds).sum();
-    Prediction {
-        serial: process + total,
-        xdist_collection: plan::simulate_dispatch(&scopes, k, xdist, per_test),
-        xdist_longest: plan::simulate_dispatch(
-            &plan::longest_first(scopes.clone()),
-            k,
-            xdist,
-            per_test,
-        ),
-        shards: process + plan::lpt(&tests, k, collected).makespan,
-    }
-}
-
 fn simulate(
     ctx: &Ctx,
     config: &Config,
@@ -181,7 +158,7 @@ fn simulate(
         eprintln!("warning: {w}");
     }
     let dist = config.parallel.dist.value;
-    let p = predict(&store, &collected, k, dist);
+    let p = plan::predict(&store, &collected, k, dist, config.parallel.granularity);
     let measured =
         |v: Option<f64>| v.map_or("assumed".to_string(), |s| format!("measured {s:.2}s"));
     println!(

@@ -162,3 +162,27 @@ fn bundled_suite_verifies_with_the_shards_engine() {
         "{stdout}"
     );
 }
+
+#[test]
+fn an_xdist_run_says_when_shards_are_predicted_faster() {
+    // Fifteen quick tests: xdist's start-up (controller, workers, collection
+    // in each) dominates, and a shards run has measured its own start.
+    let test = Test::fixture("basic");
+    test.run_args(&["pytest-parallel", "--engine", "shards", "--workers", "2"])
+        .status(0);
+    let durations: serde_json::Value =
+        serde_json::from_str(&test.read("reports/durations.json")).unwrap();
+    assert!(durations["overhead"]["shards"].as_f64().is_some());
+    assert!(
+        durations["overhead"]["per_test"].is_null(),
+        "15 tests are too few to measure"
+    );
+    let run = test.run_args(&["pytest-parallel", "--engine", "xdist", "--workers", "2"]);
+    run.status(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("the shards engine is predicted faster for this suite")
+            && out.contains("try `--engine shards`"),
+        "{out}"
+    );
+}

@@ -18,6 +18,17 @@ fn setup_is_idempotent_and_follows_its_inputs() {
     let first = test.run_args(&["setup"]);
     first.status(0);
     assert!(first.stderr().contains("installed"), "{}", first.stderr());
+    // Installed packages come compiled: no pytest process recompiles them.
+    let compiled = std::process::Command::new(test.path().join(".venv/bin/python"))
+        .args([
+            "-c",
+            "import importlib.util, pathlib, _pytest.python as m; \
+             print(pathlib.Path(importlib.util.cache_from_source(m.__file__)).exists())",
+        ])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&compiled.stdout).trim(), "True");
     let second = test.run_args(&["setup"]);
     second.status(0);
     assert!(
