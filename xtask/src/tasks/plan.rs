@@ -161,31 +161,44 @@ fn simulate(
     let p = plan::predict(&store, &collected, k, dist, config.parallel.granularity);
     let measured =
         |v: Option<f64>| v.map_or("assumed".to_string(), |s| format!("measured {s:.2}s"));
+    let per_test = |v: Option<f64>| {
+        v.map_or("assumed".to_string(), |s| {
+            format!("measured {:.2}ms", s * 1000.0)
+        })
+    };
+    let o = &store.overhead;
     println!(
         "simulated wall time for {} tests on {k} workers (from recorded durations):",
         collected.len()
     );
     println!(
-        "  {:<44} {:>8.1}s  (start-up {})",
+        "  {:<44} {:>8.1}s  (start-up {}; per test {})",
         "serial: one pytest process",
         p.serial,
-        measured(store.overhead.process)
+        measured(o.process),
+        per_test(o.per_test)
     );
     println!(
-        "  {:<44} {:>8.1}s  (start-up {})",
+        "  {:<44} {:>8.1}s  (start-up {}; per test {})",
         format!("xdist --dist={dist}, collection order"),
         p.xdist_collection,
-        measured(store.overhead.xdist)
+        measured(o.xdist),
+        per_test(o.xdist_per_test)
     );
     println!(
         "  {:<44} {:>8.1}s",
         format!("xdist --dist={dist}, longest first"),
         p.xdist_longest
     );
+    let granularity = match config.parallel.granularity {
+        Granularity::Test => "test",
+        Granularity::Scope => "scope",
+    };
     println!(
-        "  {:<44} {:>8.1}s",
-        format!("shards: {k} pytest processes, balanced by test"),
-        p.shards
+        "  {:<44} {:>8.1}s  (start-up {})",
+        format!("shards: {k} pytest processes, by {granularity}"),
+        p.shards,
+        measured(o.shards.or(o.process))
     );
     let best = [
         ("xdist", p.xdist_longest.min(p.xdist_collection)),
