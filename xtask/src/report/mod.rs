@@ -286,37 +286,64 @@ impl RunState {
     }
 }
 
+/// One process's finished tests in a run (an xdist worker, a shard, or
+/// `main`), from the report log's start/stop stamps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    pub tests: usize,
+    /// The tests' own seconds (setup + call + teardown).
+    pub busy: f64,
+    pub first_start: f64,
+    pub last_stop: f64,
+}
+
 impl RunState {
+    /// Per process, its finished, stamped tests; `crashed_too` counts the
+    /// tests its process died running.
+    pub fn spans(&self, crashed_too: bool) -> std::collections::BTreeMap<String, Span> {
+        let mut per = std::collections::BTreeMap::new();
+        for t in self
+            .tests
+            .iter()
+            .filter(|t| t.done && (crashed_too || !t.crashed))
+        {
+            let (Some(start), Some(stop)) = (t.start, t.stop) else {
+                continue;
+            };
+            let span = per
+                .entry(t.worker.clone().unwrap_or_else(|| "main".into()))
+                .or_insert(Span {
+                    tests: 0,
+                    busy: 0.0,
+                    first_start: f64::INFINITY,
+                    last_stop: f64::NEG_INFINITY,
+                });
+            span.tests += 1;
+            span.busy += t.duration;
+            span.first_start = span.first_start.min(start);
+            span.last_stop = span.last_stop.max(stop);
+        }
+        per
+    }
+
     /// What a finished run says of its own overheads: when its tests started
     /// (the first test, or with `latest_start` the latest first test of any
     /// process: with static shards the slowest start delays the whole run),
     /// and the time the processes spent between their tests, per test (only
     /// from 20 tests on).
     pub fn measured_overhead(&self, latest_start: bool) -> Option<(f64, Option<f64>)> {
-        let mut per: std::collections::BTreeMap<&str, (f64, f64, f64, usize)> = Default::default();
-        for t in self.tests.iter().filter(|t| t.done && !t.crashed) {
-            let (Some(start), Some(stop)) = (t.start, t.stop) else {
-                continue;
-            };
-            let e = per.entry(t.worker.as_deref().unwrap_or("main")).or_insert((
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                0.0,
-                0,
-            ));
-            e.0 = e.0.min(start);
-            e.1 = e.1.max(stop);
-            e.2 += t.duration;
-            e.3 += 1;
-        }
-        let firsts = per.values().map(|e| e.0);
+        let spans = self.spans(false);
+        let firsts = spans.values().map(|s| s.first_start);
         let startup = if latest_start {
             firsts.reduce(f64::max)?
         } else {
             firsts.reduce(f64::min)?
         };
-        let tests: usize = per.values().map(|e| e.3).sum();
-        let between: f64 = per.values().map(|e| (e.1 - e.0 - e.2).max(0.0)).sum();
+        let tests: usize = spans.values().map(|s| s.tests).sum();
+        let between: f64 = spans
+            .values()
+            .map(|s| (s.last_stop - s.first_start - s.busy).max(0.0))
+            .sum();
         Some((startup, (tests >= 20).then(|| between / tests as f64)))
     }
 }

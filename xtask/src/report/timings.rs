@@ -10,7 +10,7 @@ use std::fmt::Write;
 use crate::junit::TestCase;
 
 use super::history::{RunRecord, WorkerUse};
-use super::RunState;
+use super::{RunState, Span};
 
 /// The stable prefix of the one-line JSON log of each phase.
 pub const PHASE_PREFIX: &str = "xtask-phase";
@@ -37,40 +37,38 @@ pub fn group_end(github_actions: bool) {
 /// Per-worker busy time and the run's efficiency, from the report log's
 /// start/stop stamps: efficiency = test time / (workers × execution wall).
 pub fn utilization(state: &RunState, workers: u16) -> (Option<f64>, Vec<WorkerUse>) {
-    let mut per: BTreeMap<String, (usize, f64, f64, f64)> = BTreeMap::new();
-    let (mut first, mut last) = (f64::INFINITY, f64::NEG_INFINITY);
-    for t in state.tests.iter().filter(|t| t.done) {
-        let (Some(start), Some(stop)) = (t.start, t.stop) else {
-            continue;
-        };
-        first = first.min(start);
-        last = last.max(stop);
-        let entry = per
-            .entry(t.worker.clone().unwrap_or_else(|| "main".into()))
-            .or_insert((0, 0.0, f64::INFINITY, f64::NEG_INFINITY));
-        entry.0 += 1;
-        entry.1 += t.duration;
-        entry.2 = entry.2.min(start);
-        entry.3 = entry.3.max(stop);
-    }
+    let mut per = state.spans(true);
+    let first = per
+        .values()
+        .map(|s| s.first_start)
+        .fold(f64::INFINITY, f64::min);
+    let last = per
+        .values()
+        .map(|s| s.last_stop)
+        .fold(f64::NEG_INFINITY, f64::max);
     if per.is_empty() || last <= first {
         return (None, Vec::new());
     }
     // Workers that ran nothing are the most telling rows.
     if workers > 1 {
         for i in 0..workers {
-            per.entry(format!("gw{i}")).or_insert((0, 0.0, last, last));
+            per.entry(format!("gw{i}")).or_insert(Span {
+                tests: 0,
+                busy: 0.0,
+                first_start: last,
+                last_stop: last,
+            });
         }
     }
     let wall = last - first;
-    let busy: f64 = per.values().map(|v| v.1).sum();
+    let busy: f64 = per.values().map(|s| s.busy).sum();
     let uses = per
         .into_iter()
-        .map(|(id, (tests, busy, _, stop))| WorkerUse {
+        .map(|(id, s)| WorkerUse {
             id,
-            tests,
-            busy,
-            idle_tail: (last - stop).max(0.0),
+            tests: s.tests,
+            busy: s.busy,
+            idle_tail: (last - s.last_stop).max(0.0),
         })
         .collect();
     (
