@@ -2,7 +2,7 @@
 //! → reports → coverage → summary. Tasks (`pytest`, `pytest-parallel`,
 //! `verify`, …) are short compositions of [`run_suite`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -54,6 +54,27 @@ pub struct RunRequest {
     pub threshold: bool,
     /// How a parallel run is executed.
     pub engine: Engine,
+}
+
+impl RunRequest {
+    /// One serial pytest process on `extra` alone, reporting into `dir`, with
+    /// a brief summary: the re-runs of `triage` and `bisect`.
+    pub fn probe(title: String, why: &str, extra: Vec<String>, dir: PathBuf) -> RunRequest {
+        RunRequest {
+            title,
+            workers: Workers::Serial { why: why.into() },
+            dist: Dist::Load,
+            coverage: false,
+            extra,
+            order: Vec::new(),
+            echo: false,
+            summary: SummaryMode::Brief,
+            reports: ReportPaths::in_dir(dir),
+            notes: Vec::new(),
+            threshold: false,
+            engine: Engine::Xdist,
+        }
+    }
 }
 
 /// What a run produced.

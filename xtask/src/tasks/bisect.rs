@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::config::{self, Config, Engine};
+use crate::config::{self, Config};
 use crate::ctx::Ctx;
 use crate::error::UserError;
 use crate::exit::ExitCode;
@@ -19,9 +19,8 @@ use crate::fsx::{self, relative};
 use crate::python::argv::{self, quote, ReportPaths};
 use crate::python::env::{self, PythonEnv};
 use crate::report::{RunState, TestResult};
-use crate::run::{self, RunRequest, SummaryMode};
+use crate::run::{self, RunRequest};
 use crate::signals;
-use crate::workers::Workers;
 
 use super::triage::plain_id;
 
@@ -188,22 +187,12 @@ pub fn bisect(
 
 /// A serial run of the given arguments, alone in its own reports directory.
 fn request(title: String, extra: Vec<String>, dir: PathBuf) -> RunRequest {
-    RunRequest {
+    RunRequest::probe(
         title,
-        workers: Workers::Serial {
-            why: "bisect: one process, tests in the given order".into(),
-        },
-        dist: crate::config::Dist::Load,
-        coverage: false,
+        "bisect: one process, tests in the given order",
         extra,
-        order: Vec::new(),
-        echo: false,
-        summary: SummaryMode::Brief,
-        reports: ReportPaths::in_dir(dir),
-        notes: Vec::new(),
-        threshold: false,
-        engine: Engine::Xdist,
-    }
+        dir,
+    )
 }
 
 /// A directory name for a node id.

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::config::{self, Config, Engine};
+use crate::config::{self, Config};
 use crate::ctx::Ctx;
 use crate::exit::ExitCode;
 use crate::fsx::{self, relative};
@@ -24,9 +24,8 @@ use crate::python::argv::{quote, ReportPaths};
 use crate::python::env::{self, PythonEnv};
 use crate::report::history::{self, RunRecord};
 use crate::report::{RunState, TestResult};
-use crate::run::{self, RunRequest, SummaryMode};
+use crate::run::{self, RunRequest};
 use crate::signals;
-use crate::workers::Workers;
 
 use super::bisect::{self, Bisected};
 
@@ -552,22 +551,12 @@ fn interrupted(tests_run: usize) -> Outcome {
 
 /// One serial re-run of `node_id`, alone, in its own reports directory.
 fn rerun_request(node_id: &str, k: u32, of: u32, dir: PathBuf) -> RunRequest {
-    RunRequest {
-        title: format!("triage re-run {k}/{of} of {node_id}"),
-        workers: Workers::Serial {
-            why: "triage: alone, in a fresh process".into(),
-        },
-        dist: crate::config::Dist::Load,
-        coverage: false,
-        extra: vec![node_id.to_string()],
-        order: Vec::new(),
-        echo: false,
-        summary: SummaryMode::Brief,
-        reports: ReportPaths::in_dir(dir),
-        notes: Vec::new(),
-        threshold: false,
-        engine: Engine::Xdist,
-    }
+    RunRequest::probe(
+        format!("triage re-run {k}/{of} of {node_id}"),
+        "triage: alone, in a fresh process",
+        vec![node_id.to_string()],
+        dir,
+    )
 }
 
 /// `9.5%`, `5%`.
