@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: benchmarks that print ratios measured side by side
 //! in one run (never asserted in tests: this machine is shared and noisy).
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -84,6 +85,26 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// This xtask binary, as every benchmark runs it on a project.
+struct Xtask(PathBuf);
+
+impl Xtask {
+    fn find() -> anyhow::Result<Xtask> {
+        Ok(Xtask(
+            std::env::current_exe().context("cannot find the xtask binary")?,
+        ))
+    }
+
+    /// `args` on `project`: no progress bar, and no `PYTEST_WORKERS` from
+    /// the caller (each variant says its own workers).
+    fn on(&self, project: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.0);
+        cmd.arg("-C").arg(project).arg("--no-progress").args(args);
+        cmd.env_remove("PYTEST_WORKERS");
+        cmd
+    }
+}
+
 /// Times one command to completion, its output discarded.
 pub fn time(cmd: &mut Command) -> anyhow::Result<(f64, i32)> {
     let started = Instant::now();
@@ -108,7 +129,6 @@ pub fn median(values: &[f64]) -> f64 {
 fn overhead(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
     let config = config::load(&ctx.root)?;
     let env = env::ensure(ctx, &config)?;
-    let exe = std::env::current_exe().context("cannot find the xtask binary")?;
     let dist = config.parallel.dist.value;
     let test_paths: Vec<String> = config
         .project
@@ -117,15 +137,9 @@ fn overhead(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|s| s.value.clone())
         .collect();
-    let xtask = || {
-        let mut cmd = Command::new(&exe);
-        cmd.arg("-C")
-            .arg(&ctx.root)
-            .args(["--no-progress", "pytest-parallel", "--workers"])
-            .arg(workers.to_string());
-        cmd.env_remove("PYTEST_WORKERS");
-        cmd
-    };
+    let me = Xtask::find()?;
+    let n = workers.to_string();
+    let xtask = || me.on(&ctx.root, &["pytest-parallel", "--workers", &n]);
     let bare = || {
         let mut cmd = Command::new(&env.python);
         cmd.args([
@@ -461,19 +475,12 @@ fn plan_quality(ctx: &Ctx) -> anyhow::Result<ExitCode> {
 fn order(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
     let config = config::load(&ctx.root)?;
     env::ensure(ctx, &config)?;
-    let exe = std::env::current_exe().context("cannot find the xtask binary")?;
+    let me = Xtask::find()?;
     let run = |order: &str| {
-        let mut cmd = Command::new(&exe);
-        cmd.arg("-C").arg(&ctx.root).args([
-            "--no-progress",
-            "pytest-parallel",
-            "--workers",
-            "2",
-            "--order",
-            order,
-        ]);
-        cmd.env_remove("PYTEST_WORKERS");
-        cmd
+        me.on(
+            &ctx.root,
+            &["pytest-parallel", "--workers", "2", "--order", order],
+        )
     };
     // One warm-up run records durations for the longest-first order.
     time(&mut run("collection"))?;
@@ -512,16 +519,11 @@ fn order(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
 fn engines(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
     let config = config::load(&ctx.root)?;
     let env = env::ensure(ctx, &config)?;
-    let exe = std::env::current_exe().context("cannot find the xtask binary")?;
     let n = workers.to_string();
+    let me = Xtask::find()?;
     let xtask = |args: &[&str]| {
-        let mut cmd = Command::new(&exe);
-        cmd.arg("-C")
-            .arg(&ctx.root)
-            .arg("--no-progress")
-            .args(args)
-            .arg("--no-cov");
-        cmd.env_remove("PYTEST_WORKERS");
+        let mut cmd = me.on(&ctx.root, args);
+        cmd.arg("--no-cov");
         vec![cmd]
     };
     // The reference: bare pytest processes on the lists the shards engine
@@ -623,19 +625,18 @@ fn time_all(mut cmds: Vec<Command>) -> anyhow::Result<(f64, i32)> {
 fn coverage_cost(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
     let config = config::load(&ctx.root)?;
     env::ensure(ctx, &config)?;
-    let exe = std::env::current_exe().context("cannot find the xtask binary")?;
     let history = crate::run::timings_history_path(ctx, &config);
+    let me = Xtask::find()?;
     let command = |cov: bool| {
-        let mut cmd = Command::new(&exe);
-        cmd.arg("-C").arg(&ctx.root).args([
-            "--no-progress",
-            "pytest-parallel",
-            "--workers",
-            "2",
-            if cov { "--cov" } else { "--no-cov" },
-        ]);
-        cmd.env_remove("PYTEST_WORKERS");
-        cmd
+        me.on(
+            &ctx.root,
+            &[
+                "pytest-parallel",
+                "--workers",
+                "2",
+                if cov { "--cov" } else { "--no-cov" },
+            ],
+        )
     };
     let (mut with, mut without, mut shares) = (Vec::new(), Vec::new(), Vec::new());
     println!(
@@ -757,11 +758,10 @@ fn bisect_tools(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
             serde_json::to_string(&venv.to_string_lossy())?
         ),
     )?;
-    let exe = std::env::current_exe().context("cannot find the xtask binary")?;
+    let me = Xtask::find()?;
     let xtask = |args: &[&str]| {
-        let mut cmd = Command::new(&exe);
-        cmd.arg("-C").arg(&project).arg("--no-progress").args(args);
-        cmd.env_remove("PYTEST_WORKERS").env_remove("CI");
+        let mut cmd = me.on(&project, args);
+        cmd.env_remove("CI");
         cmd
     };
     // The parallel run that fails: the polluter and the victim share gw0.
