@@ -51,7 +51,12 @@ pub struct Durations {
     pub tests: BTreeMap<String, f64>,
     /// Module → total seconds of its tests (derived, for people and plans).
     pub scopes: BTreeMap<String, f64>,
+    /// Overheads measured by runs without coverage.
     pub overhead: Overhead,
+    /// Overheads measured by runs with coverage: tracing slows start-up and
+    /// every test, so the two are kept apart and an engine's prediction is
+    /// only compared with another's measured in the same mode.
+    pub coverage_overhead: Overhead,
 }
 
 /// Node ids as recorded anywhere, made relative to the project root.
@@ -120,10 +125,30 @@ impl Durations {
         self.runs += 1;
     }
 
+    /// The overheads measured by runs with coverage, or by runs without.
+    pub fn overheads(&self, coverage: bool) -> &Overhead {
+        if coverage {
+            &self.coverage_overhead
+        } else {
+            &self.overhead
+        }
+    }
+
     /// Folds one run's start-up (until its first test, or for shards until
-    /// the last process's first test) and its time per test between tests in.
-    pub fn record_overhead(&mut self, kind: RunKind, startup: f64, per_test: Option<f64>) {
-        let o = &mut self.overhead;
+    /// the last process's first test) and its time per test between tests in,
+    /// among the overheads of runs with or without coverage.
+    pub fn record_overhead(
+        &mut self,
+        kind: RunKind,
+        coverage: bool,
+        startup: f64,
+        per_test: Option<f64>,
+    ) {
+        let o = if coverage {
+            &mut self.coverage_overhead
+        } else {
+            &mut self.overhead
+        };
         let (start_slot, per_test_slot) = match kind {
             RunKind::Serial => (&mut o.process, &mut o.per_test),
             RunKind::Xdist => (&mut o.xdist, &mut o.xdist_per_test),
@@ -160,15 +185,20 @@ impl Durations {
             self.tests.insert(id.clone(), *secs);
         }
         self.runs = self.runs.max(other.runs);
+        self.overhead.merge(&other.overhead);
+        self.coverage_overhead.merge(&other.coverage_overhead);
+    }
+}
+
+impl Overhead {
+    /// Takes every figure `other` measured.
+    fn merge(&mut self, other: &Overhead) {
         for (mine, theirs) in [
-            (&mut self.overhead.process, other.overhead.process),
-            (&mut self.overhead.xdist, other.overhead.xdist),
-            (&mut self.overhead.shards, other.overhead.shards),
-            (&mut self.overhead.per_test, other.overhead.per_test),
-            (
-                &mut self.overhead.xdist_per_test,
-                other.overhead.xdist_per_test,
-            ),
+            (&mut self.process, other.process),
+            (&mut self.xdist, other.xdist),
+            (&mut self.shards, other.shards),
+            (&mut self.per_test, other.per_test),
+            (&mut self.xdist_per_test, other.xdist_per_test),
         ] {
             if theirs.is_some() {
                 *mine = theirs;

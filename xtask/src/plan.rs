@@ -304,14 +304,16 @@ pub struct Prediction {
     pub shards: f64,
 }
 
+/// Overheads are those measured in the same mode (`coverage` or not).
 pub fn predict(
     store: &Durations,
     collected: &[String],
     k: usize,
     dist: Dist,
     granularity: Granularity,
+    coverage: bool,
 ) -> Prediction {
-    let o = &store.overhead;
+    let o = store.overheads(coverage);
     let process = o.process.or(o.shards).unwrap_or(ASSUMED_PROCESS);
     let xdist = o.xdist.unwrap_or(process + ASSUMED_XDIST_EXTRA);
     let shards_start = o.shards.unwrap_or(process);
@@ -356,18 +358,20 @@ impl Prediction {
 
 /// The way predicted to beat `used` by more than 10%, with its prediction
 /// and `used`'s: serial, or the other engine in the same order. Only ways
-/// whose start-up an earlier run has measured are proposed, so that an
-/// assumed figure never drives the advice.
+/// whose start-up an earlier run has measured in the same mode (`coverage`
+/// or not) are proposed, so that an assumed figure, or one measured with
+/// coverage against one without, never drives the advice.
 pub fn recommend(
     store: &Durations,
     collected: &[String],
     k: usize,
     dist: Dist,
     granularity: Granularity,
+    coverage: bool,
     used: Way,
 ) -> Option<(Way, f64, f64)> {
-    let p = predict(store, collected, k, dist, granularity);
-    let o = &store.overhead;
+    let p = predict(store, collected, k, dist, granularity, coverage);
+    let o = store.overheads(coverage);
     let mut options = Vec::new();
     if o.process.is_some() {
         options.push(Way::Serial);
@@ -401,6 +405,7 @@ fn longer_first(a: &Unit, b: &Unit) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::durations::RunKind;
 
     fn store(pairs: &[(&str, f64)]) -> Durations {
         let mut d = Durations::default();
@@ -552,41 +557,50 @@ mod tests {
     fn the_faster_measured_engine_is_recommended_past_ten_percent() {
         // 200 tests of 10 ms in 10 modules: xdist pays 2 ms per test and a slow start.
         let (ids, mut d) = suite(10, 20, |_, _| 0.01);
-        let none = recommend(
-            &d,
-            &ids,
-            2,
-            Dist::Loadscope,
-            Granularity::Test,
-            Way::XdistLongest,
+        let advice = |d: &Durations, coverage: bool, used: Way| {
+            recommend(
+                d,
+                &ids,
+                2,
+                Dist::Loadscope,
+                Granularity::Test,
+                coverage,
+                used,
+            )
+        };
+        assert_eq!(
+            advice(&d, false, Way::XdistLongest),
+            None,
+            "nothing measured, nothing proposed"
         );
-        assert_eq!(none, None, "nothing measured, nothing proposed");
-        d.overhead.xdist = Some(3.0);
-        d.overhead.xdist_per_test = Some(0.003);
-        d.overhead.per_test = Some(0.0005);
-        d.overhead.shards = Some(0.5);
-        let (way, predicted, current) = recommend(
-            &d,
-            &ids,
-            2,
-            Dist::Loadscope,
-            Granularity::Test,
-            Way::XdistLongest,
-        )
-        .expect("shards predicted faster");
+        d.record_overhead(RunKind::Xdist, false, 3.0, Some(0.003));
+        d.record_overhead(RunKind::Shards, false, 0.5, Some(0.0005));
+        let (way, predicted, current) =
+            advice(&d, false, Way::XdistLongest).expect("shards predicted faster");
         assert_eq!(way, Way::Shards);
         assert!(predicted < current * 0.9, "{predicted} vs {current}");
         assert_eq!(
-            recommend(&d, &ids, 2, Dist::Loadscope, Granularity::Test, Way::Shards),
+            advice(&d, true, Way::XdistLongest),
+            None,
+            "figures measured without coverage never advise a run with coverage"
+        );
+        assert_eq!(
+            advice(&d, false, Way::Shards),
             None,
             "shards is already the fastest measured way"
         );
         // A cheap serial start against slow concurrent starts: serial wins so small a suite.
         d.overhead.process = Some(0.2);
         d.overhead.shards = Some(2.0);
-        let (way, _, _) = recommend(&d, &ids, 2, Dist::Loadscope, Granularity::Test, Way::Shards)
-            .expect("serial predicted faster");
+        let (way, _, _) = advice(&d, false, Way::Shards).expect("serial predicted faster");
         assert_eq!(way, Way::Serial);
+        // With coverage, only what runs with coverage measured counts.
+        d.record_overhead(RunKind::Xdist, true, 3.5, Some(0.004));
+        d.record_overhead(RunKind::Shards, true, 0.8, Some(0.001));
+        assert_eq!(d.overheads(true).shards, Some(0.8));
+        assert_eq!(d.overheads(false).shards, Some(2.0));
+        let (way, _, _) = advice(&d, true, Way::XdistLongest).expect("shards faster with coverage");
+        assert_eq!(way, Way::Shards);
     }
 
     #[test]

@@ -308,11 +308,16 @@ fn execute(
             state.measured_overhead(kind == durations::RunKind::Shards),
             spawned_at.duration_since(std::time::UNIX_EPOCH),
         ) {
-            store.record_overhead(kind, (startup - spawned.as_secs_f64()).max(0.0), per_test);
+            store.record_overhead(
+                kind,
+                req.coverage,
+                (startup - spawned.as_secs_f64()).max(0.0),
+                per_test,
+            );
         }
     }
     if req.workers.is_parallel() {
-        if let Some(note) = engine_note(&store, &state, req, config.parallel.granularity) {
+        if let Some(note) = engine_note(&store, &state, req, config) {
             notes.push(note);
         }
     }
@@ -530,7 +535,7 @@ fn engine_note(
     store: &Durations,
     state: &RunState,
     req: &RunRequest,
-    granularity: plan::Granularity,
+    config: &Config,
 ) -> Option<String> {
     let ids: Vec<String> = state.tests.iter().map(|t| t.nodeid.clone()).collect();
     let k = req.workers.count() as usize;
@@ -540,7 +545,21 @@ fn engine_note(
         Engine::Xdist => plan::Way::XdistLongest,
         Engine::Shards => plan::Way::Shards,
     };
-    let (best, predicted, current) = plan::recommend(store, &ids, k, req.dist, granularity, used)?;
+    let (best, predicted, current) = plan::recommend(
+        store,
+        &ids,
+        k,
+        req.dist,
+        config.parallel.granularity,
+        req.coverage,
+        used,
+    )?;
+    // The simulation shows the same mode's predictions as this run's.
+    let mode = match (req.coverage, config.coverage.enabled) {
+        (true, false) => " --cov",
+        (false, true) => " --no-cov",
+        _ => "",
+    };
     Some(match best {
         plan::Way::Serial => format!(
             "parallel does not pay for this suite: predicted {predicted:.1}s serial vs {current:.1}s with {k} workers \
@@ -551,7 +570,7 @@ fn engine_note(
             format!(
                 "the {name} engine is predicted faster for this suite: {predicted:.1}s vs {current:.1}s with {} on {k} workers; \
                  try `--engine {name}`, or set parallel.engine = \"{name}\" in testing.toml \
-                 (`cargo xtask plan --workers {k} --simulate` shows every prediction)",
+                 (`cargo xtask plan --workers {k} --simulate{mode}` shows every prediction)",
                 req.engine
             )
         }

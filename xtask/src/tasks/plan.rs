@@ -26,6 +26,12 @@ pub struct Args {
     /// Split by test (default) or keep each scope (module or class) whole.
     #[arg(long, value_enum, default_value_t = Granularity::Test)]
     pub granularity: Granularity,
+    /// Predict runs with coverage (default: `coverage.enabled`), from the overheads runs with coverage measured.
+    #[arg(long, requires = "simulate", overrides_with = "no_cov")]
+    pub cov: bool,
+    /// Predict runs without coverage, from the overheads runs without it measured.
+    #[arg(long, requires = "simulate", overrides_with = "cov")]
+    pub no_cov: bool,
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
@@ -158,7 +164,15 @@ fn simulate(
         eprintln!("warning: {w}");
     }
     let dist = config.parallel.dist.value;
-    let p = plan::predict(&store, &collected, k, dist, config.parallel.granularity);
+    let coverage = (config.coverage.enabled || args.cov) && !args.no_cov;
+    let p = plan::predict(
+        &store,
+        &collected,
+        k,
+        dist,
+        config.parallel.granularity,
+        coverage,
+    );
     let measured =
         |v: Option<f64>| v.map_or("assumed".to_string(), |s| format!("measured {s:.2}s"));
     let per_test = |v: Option<f64>| {
@@ -166,10 +180,12 @@ fn simulate(
             format!("measured {:.2}ms", s * 1000.0)
         })
     };
-    let o = &store.overhead;
+    let o = store.overheads(coverage);
     println!(
-        "simulated wall time for {} tests on {k} workers (from recorded durations):",
-        collected.len()
+        "simulated wall time for {} tests on {k} workers, {} coverage (from recorded durations and the overheads runs {} coverage measured):",
+        collected.len(),
+        if coverage { "with" } else { "without" },
+        if coverage { "with" } else { "without" },
     );
     println!(
         "  {:<44} {:>8.1}s  (start-up {}; per test {})",

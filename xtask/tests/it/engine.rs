@@ -166,12 +166,18 @@ fn bundled_suite_verifies_with_the_shards_engine() {
 #[test]
 fn an_xdist_run_says_when_shards_are_predicted_faster() {
     // A shards run measures its own start-up; an xdist run then compares.
+    // Neither measures coverage (the default), so their figures are filed
+    // apart from those of runs with it.
     let test = Test::fixture("basic");
     test.run_args(&["pytest-parallel", "--engine", "shards", "--workers", "2"])
         .status(0);
     let durations: serde_json::Value =
         serde_json::from_str(&test.read("reports/durations.json")).unwrap();
     assert!(durations["overhead"]["shards"].as_f64().is_some());
+    assert!(
+        durations["coverage_overhead"]["shards"].is_null(),
+        "a run without coverage files nothing among runs with it"
+    );
     assert!(
         durations["overhead"]["per_test"].is_null(),
         "15 tests are too few to measure"

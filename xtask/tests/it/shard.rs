@@ -185,6 +185,28 @@ fn simulate_predicts_every_engine() {
     ] {
         assert!(run.stdout().contains(line), "{line}: {}", run.stdout());
     }
+    // The serial run above did not measure coverage (the default): its
+    // start-up counts for predictions without coverage, not for those with it.
+    let serial_line = |stdout: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains("serial: one pytest process"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        serial_line(&run.stdout()).contains("start-up measured"),
+        "{}",
+        run.stdout()
+    );
+    let run = test.run_args(&["plan", "--workers", "2", "--simulate", "--cov"]);
+    run.status(0);
+    assert!(run.stdout().contains("with coverage"), "{}", run.stdout());
+    assert!(
+        serial_line(&run.stdout()).contains("start-up assumed"),
+        "{}",
+        run.stdout()
+    );
 }
 
 /// K = 1, 2, 3 shards of the bundled suite give exactly the unsharded run:
