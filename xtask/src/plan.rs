@@ -304,15 +304,26 @@ pub struct Prediction {
     pub shards: f64,
 }
 
+/// The local run being predicted: these tests on `k` workers, with or
+/// without coverage (whose overheads are kept apart).
+#[derive(Debug, Clone, Copy)]
+pub struct Scenario<'a> {
+    pub collected: &'a [String],
+    pub k: usize,
+    pub dist: Dist,
+    pub granularity: Granularity,
+    pub coverage: bool,
+}
+
 /// Overheads are those measured in the same mode (`coverage` or not).
-pub fn predict(
-    store: &Durations,
-    collected: &[String],
-    k: usize,
-    dist: Dist,
-    granularity: Granularity,
-    coverage: bool,
-) -> Prediction {
+pub fn predict(store: &Durations, run: &Scenario) -> Prediction {
+    let Scenario {
+        collected,
+        k,
+        dist,
+        granularity,
+        coverage,
+    } = *run;
     let o = store.overheads(coverage);
     let process = o.process.or(o.shards).unwrap_or(ASSUMED_PROCESS);
     let xdist = o.xdist.unwrap_or(process + ASSUMED_XDIST_EXTRA);
@@ -361,17 +372,9 @@ impl Prediction {
 /// whose start-up an earlier run has measured in the same mode (`coverage`
 /// or not) are proposed, so that an assumed figure, or one measured with
 /// coverage against one without, never drives the advice.
-pub fn recommend(
-    store: &Durations,
-    collected: &[String],
-    k: usize,
-    dist: Dist,
-    granularity: Granularity,
-    coverage: bool,
-    used: Way,
-) -> Option<(Way, f64, f64)> {
-    let p = predict(store, collected, k, dist, granularity, coverage);
-    let o = store.overheads(coverage);
+pub fn recommend(store: &Durations, run: &Scenario, used: Way) -> Option<(Way, f64, f64)> {
+    let p = predict(store, run);
+    let o = store.overheads(run.coverage);
     let mut options = Vec::new();
     if o.process.is_some() {
         options.push(Way::Serial);
@@ -558,15 +561,14 @@ mod tests {
         // 200 tests of 10 ms in 10 modules: xdist pays 2 ms per test and a slow start.
         let (ids, mut d) = suite(10, 20, |_, _| 0.01);
         let advice = |d: &Durations, coverage: bool, used: Way| {
-            recommend(
-                d,
-                &ids,
-                2,
-                Dist::Loadscope,
-                Granularity::Test,
+            let run = Scenario {
+                collected: &ids,
+                k: 2,
+                dist: Dist::Loadscope,
+                granularity: Granularity::Test,
                 coverage,
-                used,
-            )
+            };
+            recommend(d, &run, used)
         };
         assert_eq!(
             advice(&d, false, Way::XdistLongest),

@@ -545,15 +545,14 @@ fn engine_note(
         Engine::Xdist => plan::Way::XdistLongest,
         Engine::Shards => plan::Way::Shards,
     };
-    let (best, predicted, current) = plan::recommend(
-        store,
-        &ids,
+    let run = plan::Scenario {
+        collected: &ids,
         k,
-        req.dist,
-        config.parallel.granularity,
-        req.coverage,
-        used,
-    )?;
+        dist: req.dist,
+        granularity: config.parallel.granularity,
+        coverage: req.coverage,
+    };
+    let (best, predicted, current) = plan::recommend(store, &run, used)?;
     // The simulation shows the same mode's predictions as this run's.
     let mode = match (req.coverage, config.coverage.enabled) {
         (true, false) => " --cov",

@@ -141,6 +141,15 @@ pub enum Granularity {
     Scope,
 }
 
+impl fmt::Display for Granularity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Granularity::Test => "test",
+            Granularity::Scope => "scope",
+        })
+    }
+}
+
 /// `parallel.order`: longest recorded scopes first, or pytest's collection order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]

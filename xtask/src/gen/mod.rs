@@ -353,11 +353,7 @@ fn facts(config: &Config) -> Facts {
         workers: config.parallel.workers.value.to_string(),
         dist: config.parallel.dist.value.to_string(),
         engine: config.parallel.engine.to_string(),
-        granularity: match config.parallel.granularity {
-            crate::config::Granularity::Test => "test",
-            crate::config::Granularity::Scope => "scope",
-        }
-        .to_string(),
+        granularity: config.parallel.granularity.to_string(),
         hash_seed,
         max_workers: MAX_WORKERS,
         coverage_enabled: config.coverage.enabled,

@@ -167,11 +167,13 @@ fn simulate(
     let coverage = (config.coverage.enabled || args.cov) && !args.no_cov;
     let p = plan::predict(
         &store,
-        &collected,
-        k,
-        dist,
-        config.parallel.granularity,
-        coverage,
+        &plan::Scenario {
+            collected: &collected,
+            k,
+            dist,
+            granularity: config.parallel.granularity,
+            coverage,
+        },
     );
     let measured =
         |v: Option<f64>| v.map_or("assumed".to_string(), |s| format!("measured {s:.2}s"));
@@ -206,10 +208,7 @@ fn simulate(
         format!("xdist --dist={dist}, longest first"),
         p.xdist_longest
     );
-    let granularity = match config.parallel.granularity {
-        Granularity::Test => "test",
-        Granularity::Scope => "scope",
-    };
+    let granularity = config.parallel.granularity;
     println!(
         "  {:<44} {:>8.1}s  (start-up {})",
         format!("shards: {k} pytest processes, by {granularity}"),
