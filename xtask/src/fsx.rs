@@ -119,6 +119,77 @@ impl FileLock {
     }
 }
 
+/// Lower-case hex of a digest (or any bytes).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Creates a reports directory; a new one gets a `.gitignore` of `*`, as
+/// pytest's own cache does, so no run output is ever committed by accident.
+pub fn create_reports_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    atomic_write(
+        &dir.join(".gitignore"),
+        "# Run outputs of cargo xtask: never committed.\n*\n",
+    )
+}
+
+/// The project's configuration files at its root.
+const CONFIG_FILES: [&str; 7] = [
+    "pytest.ini",
+    ".pytest.ini",
+    "pyproject.toml",
+    "setup.cfg",
+    "tox.ini",
+    "testing.toml",
+    "setup.py",
+];
+
+/// Every Python file of the project under `root` and its configuration
+/// files, sorted: hidden directories, `__pycache__`, `node_modules`,
+/// virtual environments and `skip` are left out. The one walk of a project's
+/// tree (collection cache keys, the audit's default paths).
+pub fn project_files(root: &Path, skip: &[&Path]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, skip: &[&Path], out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                let skipped = name.starts_with('.')
+                    || name == "__pycache__"
+                    || name == "node_modules"
+                    || name == "site-packages"
+                    || path.join("pyvenv.cfg").exists()
+                    || skip.iter().any(|s| *s == path);
+                if !skipped {
+                    walk(&path, skip, out);
+                }
+            } else if name.ends_with(".py") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files: Vec<PathBuf> = CONFIG_FILES
+        .iter()
+        .map(|f| root.join(f))
+        .filter(|p| p.is_file())
+        .collect();
+    walk(root, skip, &mut files);
+    files.sort();
+    files.dedup();
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +206,33 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn project_files_skip_environments_caches_and_hidden_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for file in [
+            "pyproject.toml",
+            "pkg/mod.py",
+            "pkg/tests/test_a.py",
+            ".venv/lib/x.py",
+            "env2/pyvenv.cfg",
+            "env2/lib/y.py",
+            "pkg/__pycache__/mod.py",
+            "reports/z.py",
+            "README.md",
+        ] {
+            atomic_write(&root.join(file), "").unwrap();
+        }
+        let reports = root.join("reports");
+        let found: Vec<String> = project_files(root, &[&reports])
+            .iter()
+            .map(|p| relative(p, root).display().to_string())
+            .collect();
+        assert_eq!(
+            found,
+            ["pkg/mod.py", "pkg/tests/test_a.py", "pyproject.toml"]
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! JUnit XML: reading pytest's `junit.xml`, and writing one from the report
-//! log when pytest could not (its process died before the end of the session).
+//! JUnit XML: written by the xtask from the run's events (pytest's own
+//! junitxml plugin is not used, so every engine and every merge writes the
+//! same file), and read back by the timings report.
 
 use std::path::Path;
 
@@ -106,9 +107,12 @@ fn case_from(e: &BytesStart) -> anyhow::Result<TestCase> {
     })
 }
 
-/// Renders a JUnit file from the aggregated report log.
+/// Renders a JUnit file from a run's events: every test that ended, each
+/// collection error, and every collected test that did not run (as an error,
+/// so no consumer of the file can read a partial run as green).
 pub fn render(state: &RunState, suite_name: &str) -> anyhow::Result<String> {
-    let tests: Vec<_> = state.tests.iter().filter(|t| t.done).collect();
+    let tests: Vec<_> = state.tests.iter().collect();
+    let not_run = state.not_run();
     let counts = state.counts();
     let time: f64 = tests.iter().map(|t| t.duration).sum();
     let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
@@ -118,7 +122,7 @@ pub fn render(state: &RunState, suite_name: &str) -> anyhow::Result<String> {
     suite.push_attribute(("name", suite_name));
     suite.push_attribute((
         "errors",
-        (counts.errors + state.collect_errors.len())
+        (counts.errors + state.collect_errors.len() + not_run.len())
             .to_string()
             .as_str(),
     ));
@@ -129,26 +133,37 @@ pub fn render(state: &RunState, suite_name: &str) -> anyhow::Result<String> {
     ));
     suite.push_attribute((
         "tests",
-        (tests.len() + state.collect_errors.len())
+        (tests.len() + state.collect_errors.len() + not_run.len())
             .to_string()
             .as_str(),
     ));
     suite.push_attribute(("time", format!("{time:.3}").as_str()));
     writer.write_event(Event::Start(suite))?;
     for error in &state.collect_errors {
-        let (classname, name) = split_nodeid(&error.nodeid);
+        let (classname, name) = split_nodeid(&error.id);
         write_case(
             &mut writer,
             &classname,
             &name,
             0.0,
-            Some(("error", &error.message, &error.longrepr)),
+            Some(("error", &error.msg, &error.text)),
         )?;
     }
     for t in tests {
         let (classname, name) = split_nodeid(&t.nodeid);
         let message = t.message.clone().unwrap_or_default();
-        let text = t.longrepr.clone().unwrap_or_default();
+        let mut text = t.longrepr.clone().unwrap_or_default();
+        for sub in &t.subtests {
+            text.push_str(&format!(
+                "\n---- subtest {} {} ----\n{}",
+                sub.desc,
+                sub.outcome.as_str(),
+                sub.text
+                    .as_deref()
+                    .or(sub.msg.as_deref())
+                    .unwrap_or_default()
+            ));
+        }
         let child = match t.outcome {
             Outcome::Failed => Some(("failure", message.as_str(), text.as_str())),
             Outcome::Error => Some(("error", message.as_str(), text.as_str())),
@@ -156,6 +171,16 @@ pub fn render(state: &RunState, suite_name: &str) -> anyhow::Result<String> {
             Outcome::Passed | Outcome::XPassed => None,
         };
         write_case(&mut writer, &classname, &name, t.duration, child)?;
+    }
+    for id in &not_run {
+        let (classname, name) = split_nodeid(id);
+        write_case(
+            &mut writer,
+            &classname,
+            &name,
+            0.0,
+            Some(("error", "collected but not run", "")),
+        )?;
     }
     writer.write_event(Event::End(BytesEnd::new("testsuite")))?;
     writer.write_event(Event::End(BytesEnd::new("testsuites")))?;
@@ -197,7 +222,6 @@ fn write_case(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::python::reportlog::parse_line;
 
     #[test]
     fn nodeid_split_matches_pytest() {
@@ -229,124 +253,26 @@ mod tests {
     }
 
     #[test]
-    fn written_junit_reads_back() {
-        let mut state = RunState::default();
-        for line in [
-            r#"{"nodeid":"tests/t.py::a","when":"call","outcome":"passed","duration":0.5,"$report_type":"TestReport"}"#,
-            r#"{"nodeid":"tests/t.py::a","when":"teardown","outcome":"passed","duration":0,"$report_type":"TestReport"}"#,
-            r#"{"nodeid":"tests/t.py::b","when":"call","outcome":"failed","longrepr":"E  <boom> & co","duration":0.1,"$report_type":"TestReport"}"#,
-            r#"{"nodeid":"tests/t.py::b","when":"teardown","outcome":"passed","duration":0,"$report_type":"TestReport"}"#,
-        ] {
-            state.apply(&parse_line(line).unwrap());
-        }
+    fn written_junit_reads_back_and_names_tests_that_did_not_run() {
+        let text = [
+            r#"{"e":"collected","ids":["tests/t.py::a","tests/t.py::b","tests/t.py::c"]}"#,
+            r#"{"e":"test","id":"tests/t.py::a","outcome":"passed","dur":0.5}"#,
+            r#"{"e":"test","id":"tests/t.py::b","outcome":"failed","text":"E  <boom> & co","dur":0.1}"#,
+        ]
+        .join("\n");
+        let state = RunState::from_events(crate::events::parse_all(&text));
         let xml = render(&state, "pytest").unwrap();
         let cases = parse(&xml).unwrap();
-        assert_eq!(cases.len(), 2);
+        assert_eq!(cases.len(), 3);
         assert_eq!(cases[1].outcome, Outcome::Failed);
+        assert_eq!(
+            (cases[2].name.as_str(), cases[2].outcome),
+            ("c", Outcome::Error)
+        );
+        assert!(xml.contains("&lt;boom&gt; &amp; co"), "{xml}");
         assert_eq!(
             (cases[0].classname.as_str(), cases[0].name.as_str()),
             ("tests.t", "a")
         );
-    }
-}
-
-/// Merges several JUnit files into one suite, keeping every test case as
-/// pytest wrote it and summing the suite counters.
-pub fn merge(texts: &[String]) -> anyhow::Result<String> {
-    let mut cases: Vec<Vec<Event<'static>>> = Vec::new();
-    let (mut tests, mut failures, mut errors, mut skipped, mut time) =
-        (0u64, 0u64, 0u64, 0u64, 0f64);
-    for text in texts {
-        let mut reader = Reader::from_str(text);
-        let mut current: Option<Vec<Event<'static>>> = None;
-        let mut depth = 0usize;
-        loop {
-            let event = reader.read_event()?;
-            match &event {
-                Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"testsuite" => {
-                    let attr = |name: &str| -> f64 {
-                        e.try_get_attribute(name)
-                            .ok()
-                            .flatten()
-                            .and_then(|a| {
-                                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                                    .ok()
-                                    .and_then(|v| v.parse().ok())
-                            })
-                            .unwrap_or(0.0)
-                    };
-                    tests += attr("tests") as u64;
-                    failures += attr("failures") as u64;
-                    errors += attr("errors") as u64;
-                    skipped += attr("skipped") as u64;
-                    time += attr("time");
-                }
-                Event::Start(e) if e.name().as_ref() == b"testcase" && current.is_none() => {
-                    current = Some(vec![event.clone().into_owned()]);
-                    depth = 1;
-                    continue;
-                }
-                Event::Empty(e) if e.name().as_ref() == b"testcase" && current.is_none() => {
-                    cases.push(vec![event.clone().into_owned()]);
-                    continue;
-                }
-                Event::Eof => break,
-                _ => {}
-            }
-            if let Some(case) = current.as_mut() {
-                match &event {
-                    Event::Start(_) => depth += 1,
-                    Event::End(_) => depth -= 1,
-                    _ => {}
-                }
-                case.push(event.into_owned());
-                if depth == 0 {
-                    cases.extend(current.take());
-                }
-            }
-        }
-    }
-    let mut writer = Writer::new(Vec::new());
-    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
-    writer.write_event(Event::Start(BytesStart::new("testsuites")))?;
-    let mut suite = BytesStart::new("testsuite");
-    suite.push_attribute(("name", "pytest"));
-    suite.push_attribute(("errors", errors.to_string().as_str()));
-    suite.push_attribute(("failures", failures.to_string().as_str()));
-    suite.push_attribute(("skipped", skipped.to_string().as_str()));
-    suite.push_attribute(("tests", tests.to_string().as_str()));
-    suite.push_attribute(("time", format!("{time:.3}").as_str()));
-    writer.write_event(Event::Start(suite))?;
-    for case in cases {
-        for event in case {
-            writer.write_event(event)?;
-        }
-    }
-    writer.write_event(Event::End(BytesEnd::new("testsuite")))?;
-    writer.write_event(Event::End(BytesEnd::new("testsuites")))?;
-    let mut out = String::from_utf8(writer.into_inner())?;
-    out.push('\n');
-    Ok(out)
-}
-
-#[cfg(test)]
-mod merge_tests {
-    use super::*;
-
-    #[test]
-    fn merged_suites_keep_every_case_and_sum_counters() {
-        let a = r#"<?xml version="1.0"?><testsuites><testsuite name="pytest" errors="0" failures="1" skipped="0" tests="2" time="1.5"><testcase classname="t" name="a" time="1"><failure message="m">trace &amp; more</failure></testcase><testcase classname="t" name="b" time="0.5" /></testsuite></testsuites>"#;
-        let b = r#"<?xml version="1.0"?><testsuites><testsuite name="pytest" errors="0" failures="0" skipped="1" tests="1" time="2"><testcase classname="u" name="c" time="2"><skipped type="pytest.skip" message="s">s</skipped></testcase></testsuite></testsuites>"#;
-        let merged = merge(&[a.to_string(), b.to_string()]).unwrap();
-        let cases = parse(&merged).unwrap();
-        assert_eq!(cases.len(), 3);
-        assert_eq!(cases[0].outcome, Outcome::Failed);
-        assert_eq!(cases[2].outcome, Outcome::Skipped);
-        assert!(
-            merged.contains("tests=\"3\"")
-                && merged.contains("failures=\"1\"")
-                && merged.contains("skipped=\"1\"")
-        );
-        assert!(merged.contains("trace &amp; more"), "{merged}");
     }
 }

@@ -11,6 +11,7 @@ mod coverage;
 mod ctx;
 mod durations;
 mod error;
+mod events;
 mod exit;
 mod fsx;
 mod gen;
@@ -23,6 +24,7 @@ mod run;
 mod shards;
 mod signals;
 mod tasks;
+mod verdict;
 mod workers;
 
 use clap::Parser;

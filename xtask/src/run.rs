@@ -1,6 +1,9 @@
-//! One run of the suite as data flows: pytest argv → child process → events
-//! → reports → coverage → summary. Tasks (`pytest`, `pytest-parallel`,
-//! `verify`, …) are short compositions of [`run_suite`].
+//! One run of the suite as data flows, in stages: prepare (coverage,
+//! services, the processes to start) → launch (pytest's processes, their
+//! events into the run state) → verdict (the count invariant and the exit
+//! code) → record (reports, durations, history) → render (the summary).
+//! Tasks (`pytest`, `pytest-parallel`, `verify`, …) are short compositions
+//! of [`run_suite`].
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -8,23 +11,26 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::config::{Config, Dist, Engine};
-use crate::coverage::{self, CoveragePaths};
+use crate::coverage::{self, CoveragePaths, CoverageResult};
 use crate::ctx::Ctx;
 use crate::durations::{self, Durations};
 use crate::exit::ExitCode;
 use crate::fsx::{self, relative};
 use crate::junit;
 use crate::plan;
-use crate::python::argv::{self, Invocation, ReportPaths, Spec};
-use crate::python::child::{self, Finished, PytestExit};
+use crate::python::argv::{self, Invocation, ReportPaths, Selection, Spec};
+use crate::python::child::{self, Feed, Finished};
+use crate::python::collect;
 use crate::python::env::PythonEnv;
+use crate::python::plugin;
 use crate::report::history::{self, RunRecord};
 use crate::report::progress::Progress;
 use crate::report::summary::{self, SummaryInput};
 use crate::report::timings::{self, TimingsInput};
-use crate::report::RunState;
+use crate::report::{Counts, RunState};
 use crate::shards;
 use crate::signals;
+use crate::verdict::{self, Verdict};
 use crate::workers::Workers;
 
 /// How much a run prints when it ends.
@@ -35,6 +41,20 @@ pub enum SummaryMode {
     Brief,
 }
 
+/// What a run leaves behind besides its reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recording {
+    /// Durations, the timings history, `ci_timings.md` and the job summary.
+    Full,
+    /// Only the measured durations, into this file (one CI shard: its
+    /// siblings plan from the durations the run started with; `merge` folds
+    /// them in).
+    Durations(PathBuf),
+    /// Nothing (the re-runs of `triage` and `bisect`, which are not runs of
+    /// the suite).
+    Nothing,
+}
+
 /// What to run.
 pub struct RunRequest {
     pub title: String,
@@ -43,8 +63,10 @@ pub struct RunRequest {
     pub coverage: bool,
     /// Arguments for pytest after the xtask's own: the user's selection.
     pub extra: Vec<String>,
-    /// Arguments that change the order, not the selection (e.g. the longest-first list).
-    pub order: Vec<String>,
+    /// Exactly these tests, in this order.
+    pub selection: Option<Selection>,
+    /// Modules in the order xdist gets them (longest first).
+    pub order: Option<Vec<String>>,
     pub echo: bool,
     pub summary: SummaryMode,
     pub reports: ReportPaths,
@@ -54,25 +76,29 @@ pub struct RunRequest {
     pub threshold: bool,
     /// How a parallel run is executed.
     pub engine: Engine,
+    pub recording: Recording,
 }
 
 impl RunRequest {
-    /// One serial pytest process on `extra` alone, reporting into `dir`, with
-    /// a brief summary: the re-runs of `triage` and `bisect`.
-    pub fn probe(title: String, why: &str, extra: Vec<String>, dir: PathBuf) -> RunRequest {
+    /// One serial pytest process on `selection` alone, reporting into `dir`,
+    /// with a brief summary and nothing recorded: the re-runs of `triage`
+    /// and `bisect`.
+    pub fn probe(title: String, why: &str, selection: Selection, dir: PathBuf) -> RunRequest {
         RunRequest {
             title,
             workers: Workers::Serial { why: why.into() },
             dist: Dist::Load,
             coverage: false,
-            extra,
-            order: Vec::new(),
+            extra: Vec::new(),
+            selection: Some(selection),
+            order: None,
             echo: false,
             summary: SummaryMode::Brief,
             reports: ReportPaths::in_dir(dir),
             notes: Vec::new(),
             threshold: false,
             engine: Engine::Xdist,
+            recording: Recording::Nothing,
         }
     }
 }
@@ -82,6 +108,8 @@ pub struct RunResult {
     pub code: ExitCode,
     /// The history record of the run (phases, counts, coverage).
     pub record: RunRecord,
+    /// Everything its events said.
+    pub state: RunState,
 }
 
 /// The `PYTHONHASHSEED` a run sets (None when the environment sets one) and
@@ -102,52 +130,204 @@ pub fn hash_seed(config: &Config) -> (Option<String>, String) {
     }
 }
 
-/// The pytest command a request would run (for `--dry-run` and the summary).
-pub fn invocation(ctx: &Ctx, config: &Config, python: &Path, req: &RunRequest) -> Invocation {
-    let (seed, _) = hash_seed(config);
-    let cov = CoveragePaths::new(&req.reports.dir);
-    let extra: Vec<String> = req.order.iter().chain(req.extra.iter()).cloned().collect();
-    let spec = Spec {
-        config,
-        workers: &req.workers,
-        dist: req.dist,
-        paths: &req.reports,
-        hash_seed: seed,
-        extra: &extra,
-        coverage_rc: req.coverage.then_some(cov.rcfile.as_path()),
-    };
-    argv::build(python, &ctx.root, &spec)
+/// The files a single-process run hands to the plugin.
+struct RunFiles {
+    events: PathBuf,
+    selection: Option<argv::SelectionFiles>,
+    order: Option<PathBuf>,
 }
 
-/// Runs the suite once, writes its reports, appends it to the timings
-/// history, and prints its summary.
+/// The pytest command of a single-process run (also for `--dry-run`).
+fn single_invocation(
+    ctx: &Ctx,
+    config: &Config,
+    python: &Path,
+    plugin_dir: &Path,
+    req: &RunRequest,
+    files: &RunFiles,
+) -> Invocation {
+    let (seed, _) = hash_seed(config);
+    let cov = CoveragePaths::new(&req.reports.dir);
+    argv::build(
+        python,
+        &ctx.root,
+        &Spec {
+            config,
+            workers: &req.workers,
+            dist: req.dist,
+            hash_seed: seed,
+            extra: &req.extra,
+            coverage_rc: req.coverage.then_some(cov.rcfile.as_path()),
+            plugin_dir,
+            events: &files.events,
+            selection: req.selection.as_ref().zip(files.selection.as_ref()),
+            order: files.order.as_deref(),
+            worker: None,
+            collect_only: false,
+        },
+    )
+}
+
+fn run_files(req: &RunRequest) -> RunFiles {
+    let partial = &req.reports.partial;
+    RunFiles {
+        events: req.reports.in_progress(&req.reports.events),
+        selection: req.selection.as_ref().map(|_| argv::SelectionFiles {
+            ids: partial.join("select-ids.txt"),
+            args: partial.join("select-args.txt"),
+        }),
+        order: req.order.as_ref().map(|_| partial.join("order.txt")),
+    }
+}
+
+/// The pytest command a request would run (for `--dry-run` and the summary).
+pub fn invocation(ctx: &Ctx, config: &Config, python: &Path, req: &RunRequest) -> Invocation {
+    let plugin_dir = plugin::dir().unwrap_or_else(|_| fsx::cache_dir().join("pytest-plugin"));
+    single_invocation(ctx, config, python, &plugin_dir, req, &run_files(req))
+}
+
+/// The processes a run starts, and what each was planned to run.
+struct Launch {
+    processes: Vec<child::Process>,
+    /// The tests a selection or the shards engine assigned, per process.
+    planned: Vec<Option<Vec<String>>>,
+    /// All of them: what the count invariant holds the run to, instead of
+    /// what its processes collected (`None`: what they collected).
+    expected: Option<Vec<String>>,
+    /// How the run is shown (`pytest-parallel ×2`).
+    label: String,
+    /// The shards engine ran it.
+    shards: bool,
+    notes: Vec<String>,
+}
+
+/// Stage 1: what to start. Writes the lists the plugin reads into the
+/// run's partial directory.
+fn prepare(
+    ctx: &Ctx,
+    config: &Config,
+    env: &PythonEnv,
+    req: &RunRequest,
+) -> anyhow::Result<Launch> {
+    let plugin_dir = plugin::dir()?;
+    if req.engine == Engine::Shards && req.workers.is_parallel() && req.selection.is_none() {
+        let plan = shards::prepare(ctx, config, env, req, &plugin_dir)?;
+        return Ok(Launch {
+            label: format!("{} ×{} shards", req.title, plan.processes.len()),
+            expected: Some(plan.tests.iter().flatten().cloned().collect()),
+            planned: plan.tests.into_iter().map(Some).collect(),
+            processes: plan.processes,
+            shards: true,
+            notes: plan.notes,
+        });
+    }
+    let files = run_files(req);
+    if let (Some(selection), Some(paths)) = (&req.selection, &files.selection) {
+        let written = selection.write(&req.reports.partial)?;
+        debug_assert_eq!(&written, paths);
+    }
+    if let (Some(order), Some(path)) = (&req.order, &files.order) {
+        argv::write_lines(path, order)?;
+    }
+    let inv = single_invocation(ctx, config, &env.python, &plugin_dir, req, &files);
+    Ok(Launch {
+        label: if req.workers.is_parallel() {
+            format!("{} ×{}", req.title, req.workers.count())
+        } else {
+            req.title.clone()
+        },
+        planned: vec![req.selection.as_ref().map(|s| s.ids.clone())],
+        expected: req.selection.as_ref().map(|s| s.ids.clone()),
+        processes: vec![child::Process {
+            inv,
+            events: files.events,
+            output_log: req.reports.in_progress(&req.reports.output),
+        }],
+        shards: false,
+        notes: Vec::new(),
+    })
+}
+
+/// The last lines of each process's output, for errors that only pytest's
+/// own text explains (a rejected command line).
+struct OutputTail {
+    lines: Vec<std::collections::VecDeque<String>>,
+}
+
+impl OutputTail {
+    const KEEP: usize = 15;
+
+    fn push(&mut self, process: usize, line: &str) {
+        if self.lines.len() <= process {
+            self.lines.resize_with(process + 1, Default::default);
+        }
+        let tail = &mut self.lines[process];
+        if tail.len() == Self::KEEP {
+            tail.pop_front();
+        }
+        tail.push_back(line.to_string());
+    }
+
+    fn text(&self) -> String {
+        self.lines
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Stage 2: runs the processes, turning their events into the run state
+/// and the progress display.
+fn launch(
+    ctx: &Ctx,
+    launch: &Launch,
+    echo: bool,
+) -> anyhow::Result<(Finished, RunState, OutputTail)> {
+    let mut state = RunState::default();
+    let mut progress = Progress::new(ctx.progress, &launch.label);
+    let mut counts = Counts::default();
+    let mut tail = OutputTail { lines: Vec::new() };
+    let expected: Option<usize> = launch.expected.as_ref().map(Vec::len);
+    if let Some(total) = expected {
+        progress.set_total(total);
+    }
+    timings::group_start(ctx.github_actions, &format!("{}: pytest", launch.label));
+    let finished = child::run(&launch.processes, &mut |feed| match feed {
+        Feed::Output(i, line) => {
+            tail.push(i, line);
+            if echo {
+                progress.println(line);
+            }
+        }
+        Feed::Event(i, event) => {
+            let collected = matches!(event, crate::events::Event::Collected(_));
+            if let Some(test) = state.apply(i, &event) {
+                counts.add(test.outcome);
+                let test = test.clone();
+                progress.test_done(&test, state.done(), &counts);
+            }
+            if collected && expected.is_none() {
+                if let Some(total) = state.collected_count() {
+                    progress.set_total(total);
+                }
+            }
+        }
+    });
+    progress.finish();
+    timings::group_end(ctx.github_actions);
+    let finished = finished?;
+    Ok((finished, state, tail))
+}
+
+/// Runs the suite once, writes its reports, records it as the request says,
+/// and prints its summary.
 pub fn run_suite(
     ctx: &Ctx,
     config: &Config,
     env: &PythonEnv,
     req: &RunRequest,
-) -> anyhow::Result<RunResult> {
-    execute(ctx, config, env, req, true)
-}
-
-/// Runs like [`run_suite`], but leaves the timings history, `ci_timings.md`
-/// and the job summary alone: for re-runs of a few tests (`triage`,
-/// `bisect`), which are not runs of the suite.
-pub fn run_suite_unrecorded(
-    ctx: &Ctx,
-    config: &Config,
-    env: &PythonEnv,
-    req: &RunRequest,
-) -> anyhow::Result<RunResult> {
-    execute(ctx, config, env, req, false)
-}
-
-fn execute(
-    ctx: &Ctx,
-    config: &Config,
-    env: &PythonEnv,
-    req: &RunRequest,
-    recorded: bool,
 ) -> anyhow::Result<RunResult> {
     let wall = Instant::now();
     signals::install();
@@ -159,6 +339,7 @@ fn execute(
     if env.installed {
         notes.push(format!("environment installed in {:.1}s", env.seconds));
     }
+    fsx::create_reports_dir(&paths.dir)?;
     if req.coverage {
         coverage::check_parallel_safe(config, req.workers.is_parallel())?;
         let removed = coverage::prepare(config, &ctx.root, &cov_paths)?;
@@ -170,7 +351,6 @@ fn execute(
     }
     // Shared services must serve every worker at once before workers hit them.
     crate::preflight::before_run(ctx, config, &req.workers)?;
-    let inv = invocation(ctx, config, &env.python, req);
 
     // A new run starts from a clean slate: nothing of an earlier run is mixed in.
     if paths.partial.exists() {
@@ -180,203 +360,41 @@ fn execute(
     std::fs::create_dir_all(&paths.partial)
         .with_context(|| format!("cannot create `{}`", paths.partial.display()))?;
 
-    let shards = req.engine == Engine::Shards && req.workers.is_parallel();
-    let shard_plan = if shards {
-        Some(shards::prepare(ctx, config, env, req)?)
-    } else {
-        None
-    };
-    let label = match (&shard_plan, req.workers.is_parallel()) {
-        (Some(plan), _) => format!("{} ×{} shards", req.title, plan.processes.len()),
-        (None, true) => format!("{} ×{}", req.title, req.workers.count()),
-        (None, false) => req.title.clone(),
-    };
-    let mode_note = match (&shard_plan, req.workers.is_parallel()) {
-        (Some(_), _) => ", engine shards".to_string(),
-        (None, true) => format!(", --dist={}", req.dist),
-        (None, false) => String::new(),
+    let launched = prepare(ctx, config, env, req)?;
+    notes.extend(launched.notes.iter().cloned());
+    let mode_note = match (launched.shards, req.workers.is_parallel()) {
+        (true, _) => ", engine shards".to_string(),
+        (false, true) => format!(", --dist={}", req.dist),
+        (false, false) => String::new(),
     };
     let cov_note = if req.coverage { ", with coverage" } else { "" };
-    eprintln!("{label}: {}{mode_note}{cov_note}", req.workers);
-    if let Some(plan) = &shard_plan {
-        notes.extend(plan.notes.iter().cloned());
-    }
-    let mut progress = Progress::new(ctx.progress, &label);
-    timings::group_start(ctx.github_actions, &format!("{label}: pytest"));
-    let finished = match &shard_plan {
-        Some(plan) => {
-            let processes: Vec<child::Process> = plan
-                .processes
-                .iter()
-                .map(|p| child::Process {
-                    inv: &p.invocation,
-                    reportlog: &p.reportlog,
-                    output_log: &p.output_log,
-                    worker: Some(p.worker.clone()),
-                })
-                .collect();
-            child::run_many(&processes, req.echo, &mut progress)
-        }
-        None => child::run(
-            &inv,
-            &paths.in_progress(&paths.reportlog),
-            &paths.in_progress(&paths.output),
-            req.echo,
-            &mut progress,
-        ),
-    };
-    progress.finish();
-    timings::group_end(ctx.github_actions);
-    let finished = finished?;
+    eprintln!("{}: {}{mode_note}{cov_note}", launched.label, req.workers);
+    let (finished, mut state, tail) = launch(ctx, &launched, req.echo)?;
 
     let reports_started = Instant::now();
-    let Finished {
-        exit,
-        exits,
-        finished: process_finished,
-        mut state,
-        interrupted,
-        wall: pytest_wall,
-        mismatch,
-        spawned_at,
-    } = finished;
-    let session_finished = state.session_exit.is_some();
-    let mut incomplete = interrupted || !session_finished;
-    if let Some(plan) = &shard_plan {
-        for (i, p) in plan.processes.iter().enumerate() {
-            if process_finished[i] || interrupted {
-                continue;
-            }
-            let reported: std::collections::HashSet<&str> =
-                state.tests.iter().map(|t| t.nodeid.as_str()).collect();
-            let not_run: Vec<&String> = p
-                .tests
-                .iter()
-                .filter(|t| !reported.contains(t.as_str()))
-                .collect();
-            let shown: Vec<&str> = not_run.iter().take(10).map(|s| s.as_str()).collect();
-            notes.push(format!(
-                "shard {} died ({:?}) after {} of its {} tests; not run: {}{}",
-                p.worker,
-                exits[i],
-                p.tests.len() - not_run.len(),
-                p.tests.len(),
-                if shown.is_empty() {
-                    "none".to_string()
-                } else {
-                    shown.join(", ")
-                },
-                if not_run.len() > 10 {
-                    format!(" (+{} more)", not_run.len() - 10)
-                } else {
-                    String::new()
-                }
-            ));
-        }
-    }
-    if !session_finished && !interrupted {
-        let crashed = state.mark_unfinished_crashed(&format!(
-            "pytest exited ({exit:?}) while this test was running"
-        ));
-        if !crashed.is_empty() {
-            notes.push(format!("pytest died while running: {}", crashed.join(", ")));
-        }
-    }
-    if state.tests.iter().any(|t| t.crashed) {
-        incomplete = true;
-    }
-    if let Some(plan) = &shard_plan {
-        shards::gather_reports(plan, paths)?;
-    }
-    let rebuilt = finalize_reports(paths, &state)?;
-    let durations_file = durations_path(ctx, config);
-    let (mut store, _) = Durations::load(&durations_file);
-    store.record(
-        state
-            .tests
-            .iter()
-            .filter(|t| t.done && !t.crashed)
-            .map(|t| (t.nodeid.clone(), t.duration)),
-    );
-    if session_finished {
-        let kind = match (&shard_plan, req.workers.is_parallel()) {
-            (Some(_), _) => durations::RunKind::Shards,
-            (None, true) => durations::RunKind::Xdist,
-            (None, false) => durations::RunKind::Serial,
-        };
-        if let (Some((startup, per_test)), Ok(spawned)) = (
-            state.measured_overhead(kind == durations::RunKind::Shards),
-            spawned_at.duration_since(std::time::UNIX_EPOCH),
-        ) {
-            store.record_overhead(
-                kind,
-                req.coverage,
-                (startup - spawned.as_secs_f64()).max(0.0),
-                per_test,
-            );
-        }
-    }
-    if req.workers.is_parallel() {
-        if let Some(note) = engine_note(&store, &state, req, config) {
-            notes.push(note);
-        }
-    }
-    store.save(&durations_file)?;
-    if rebuilt {
-        notes.push(
-            "junit.xml was rebuilt from the report log: pytest did not finish its session".into(),
-        );
-    }
-    for t in state.tests.iter().filter(|t| t.crashes > 1) {
-        let not_run = state
-            .collected
-            .map(|c| c.saturating_sub(state.done()))
-            .unwrap_or(0);
-        notes.push(format!(
-            "`{}` crashed {} worker processes: xdist's {} hands a crashed worker's whole scope to its replacement, \
-             so the test ran again each time; {not_run} collected test(s) did not run (fix the crash, or use --dist=load)",
-            t.nodeid, t.crashes, req.dist
-        ));
-    }
-    if !mismatch.is_empty() {
-        notes.push(mismatch_note(&mismatch));
-    }
-    let (mut code, mut reason) = match &shard_plan {
-        Some(_) => exits
-            .iter()
-            .map(|e| verdict(*e, interrupted, &state))
-            .max_by_key(|(c, _)| match c {
-                ExitCode::Ok => 0,
-                ExitCode::NoTests => 1,
-                ExitCode::TestsFailed => 2,
-                ExitCode::Usage => 3,
-                _ => 4,
-            })
-            .unwrap_or((ExitCode::Ok, "passed".into())),
-        None => verdict(exit, interrupted, &state),
-    };
-    if shard_plan.is_some() && code == ExitCode::Usage {
-        shards::forget_collection(ctx, config);
-        notes.push("a shard's pytest rejected its test list (a listed test may be gone): the cached collection was dropped; run again".into());
-    }
-    let tests_seconds = pytest_wall.as_secs_f64();
-    let collection = state
-        .tests
-        .iter()
-        .filter_map(|t| t.start)
-        .reduce(f64::min)
-        .and_then(|first| {
-            let spawned = spawned_at
-                .duration_since(std::time::UNIX_EPOCH)
-                .ok()?
-                .as_secs_f64();
-            Some((first - spawned).clamp(0.0, tests_seconds))
-        })
-        .unwrap_or(0.0);
-    let mut reports_seconds = reports_started.elapsed().as_secs_f64();
+    let interrupted = finished.interrupted;
+    state.expected.clone_from(&launched.expected);
+    notes.extend(account_for_dead_processes(&mut state, &launched, &finished));
+    gather_reports(&launched, paths)?;
+    fsx::atomic_write(&paths.junit, junit::render(&state, "pytest")?)?;
+    std::fs::remove_dir_all(&paths.partial).ok();
 
-    let mut coverage_result = None;
+    // Stage 3: the verdict.
+    let verdict = verdict::judge(&state, &finished.exits, interrupted);
+    notes.extend(verdict_notes(ctx, config, req, &launched, &state, &verdict));
+    let mut code = verdict.code;
+    let mut reason = verdict.reason.clone();
+
+    // Stage 4: record.
+    let collection = collection_seconds(&state, &finished);
+    let tests_seconds = finished.wall.as_secs_f64();
+    let mut reports_seconds = reports_started.elapsed().as_secs_f64();
+    if let Some(note) = record_durations(ctx, config, req, &launched, &state) {
+        notes.push(note);
+    }
+    let mut coverage_result: Option<CoverageResult> = None;
     let mut coverage_seconds = 0.0;
+    let incomplete = interrupted || !verdict.not_run.is_empty();
     if req.coverage && !(interrupted && signals::count() > 1) {
         timings::group_start(ctx.github_actions, "coverage combine and reports");
         let combined = coverage::combine_and_report(&env.python, &ctx.root, &cov_paths);
@@ -402,14 +420,13 @@ fn execute(
                 }
                 coverage_result = Some(result);
             }
-            Err(err) if incomplete => notes.push(format!("coverage could not be combined: {err}")),
+            Err(err) if incomplete || code != ExitCode::Ok => {
+                notes.push(format!("coverage could not be combined: {err}"))
+            }
             Err(err) => return Err(err),
         }
     }
-
-    // Timings: the history line, then the report rendered from the history.
     let timings_started = Instant::now();
-    let history_path = timings_history_path(ctx, config);
     let mut record = run_record(ctx, config, req, &state, code);
     record.coverage = coverage_result.as_ref().map(|c| c.total);
     let (efficiency, worker_use) = timings::utilization(&state, req.workers.count());
@@ -425,86 +442,381 @@ fn execute(
     ];
     record.phases = phases.iter().map(|(n, s)| (n.to_string(), *s)).collect();
     record.wall = wall.elapsed().as_secs_f64() + env.seconds;
-    if recorded {
-        history::append(&history_path, &record)?;
+    if req.recording == Recording::Full {
+        history::append(&timings_history_path(ctx, config), &record)?;
         let markdown = write_timings_report(ctx, config, &paths.junit)?;
         for (name, seconds) in &phases {
             timings::log_phase(name, *seconds, req.workers.count(), state.done());
         }
         append_step_summary(&markdown);
     }
-    let rel = |p: &Path| relative(p, &ctx.root).display().to_string();
-    let mut workers_line = req.workers.to_string();
-    if let Some(plan) = &shard_plan {
-        workers_line = format!(
-            "{} shard processes, engine shards ({})",
-            plan.processes.len(),
-            req.workers
-        );
-    } else if req.workers.is_parallel() {
-        workers_line.push_str(&format!(", --dist={}", req.dist));
+
+    // Stage 5: render.
+    render(RenderInput {
+        ctx,
+        config,
+        req,
+        launched: &launched,
+        state: &state,
+        verdict: &verdict,
+        code,
+        reason,
+        notes,
+        phases,
+        wall: record.wall,
+        coverage: coverage_result.as_ref(),
+        output_tail: &tail,
+    });
+    Ok(RunResult {
+        code,
+        record,
+        state,
+    })
+}
+
+/// A process that ended without finishing its session died: the first of
+/// its planned tests without an outcome is the one it died running (marked
+/// crashed); the rest stay "not run". Returns what the summary says of it.
+fn account_for_dead_processes(
+    state: &mut RunState,
+    launched: &Launch,
+    finished: &Finished,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if finished.interrupted {
+        return notes;
     }
-    let reproduce = match &shard_plan {
-        Some(plan) => plan
+    for (i, exit) in finished.exits.iter().enumerate() {
+        let process = state.processes.get(i);
+        if process.is_some_and(|p| p.finish.is_some()) {
+            continue;
+        }
+        let label = if launched.processes.len() > 1 {
+            format!("pytest (gw{i})")
+        } else {
+            "pytest".into()
+        };
+        // Under xdist the controller's order is not the run order: no guess.
+        let xdist = process
+            .and_then(|p| p.start.as_ref())
+            .is_some_and(|s| s.xdist);
+        let own: Vec<String> = match &launched.planned[i] {
+            Some(planned) => planned.clone(),
+            None if !xdist => process
+                .and_then(|p| p.collected())
+                .map(|c| c.ids.clone())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let ended: std::collections::HashSet<&str> =
+            state.tests.iter().map(|t| t.nodeid.as_str()).collect();
+        let missing: Vec<String> = own
+            .iter()
+            .filter(|id| !ended.contains(id.as_str()))
+            .cloned()
+            .collect();
+        match missing.first() {
+            Some(running) if process.is_some_and(|p| p.start.is_some()) => {
+                let running = running.clone();
+                state.mark_crashed(
+                    i,
+                    std::slice::from_ref(&running),
+                    &format!("{label} died ({exit}) while running this test"),
+                );
+                notes.push(format!(
+                    "{label} died ({exit}) while running `{running}`, after {} of its {} tests",
+                    own.len() - missing.len(),
+                    own.len()
+                ));
+            }
+            _ => notes.push(format!(
+                "{label} ended ({exit}) before it finished its session"
+            )),
+        }
+    }
+    notes
+}
+
+/// Moves the run's finished reports into place: the event stream (the
+/// processes' streams one after another) and pytest's output.
+fn gather_reports(launched: &Launch, paths: &ReportPaths) -> anyhow::Result<()> {
+    if let [single] = launched.processes.as_slice() {
+        for (from, to) in [
+            (&single.events, &paths.events),
+            (&single.output_log, &paths.output),
+        ] {
+            if from.exists() {
+                fsx::atomic_rename(from, to)?;
+            } else {
+                fsx::atomic_write(to, "")?;
+            }
+        }
+        return Ok(());
+    }
+    let mut events = Vec::new();
+    let mut output = String::new();
+    for (i, p) in launched.processes.iter().enumerate() {
+        let mut text = std::fs::read(&p.events).unwrap_or_default();
+        // A torn last line of a process that died mid-write ends here.
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            text.push(b'\n');
+        }
+        events.extend(text);
+        let planned = launched.planned[i].as_ref().map_or(0, Vec::len);
+        output.push_str(&format!("==== gw{i} ({planned} tests) ====\n"));
+        output.push_str(&String::from_utf8_lossy(
+            &std::fs::read(&p.output_log).unwrap_or_default(),
+        ));
+    }
+    fsx::atomic_write(&paths.events, events)?;
+    fsx::atomic_write(&paths.output, output)
+}
+
+/// What the summary adds to the verdict: the tests that did not run, why
+/// xdist's workers disagreed, dead workers, and what to do next.
+fn verdict_notes(
+    ctx: &Ctx,
+    config: &Config,
+    req: &RunRequest,
+    launched: &Launch,
+    state: &RunState,
+    verdict: &Verdict,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mismatches = state.collection_mismatches();
+    if !mismatches.is_empty() {
+        let shown: Vec<String> = mismatches
+            .iter()
+            .map(|(worker, only_theirs, only_first)| {
+                format!(
+                    "{worker} has {} and lacks {}",
+                    if only_theirs.is_empty() {
+                        "nothing more".to_string()
+                    } else {
+                        only_theirs.join(", ")
+                    },
+                    if only_first.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        only_first.join(", ")
+                    }
+                )
+            })
+            .collect();
+        notes.push(format!(
+            "xdist workers collected different tests ({}); likely cause: parametrization over a set or dict ordering, \
+             or test ids built from random or time-dependent values at import time — make the ids deterministic \
+             (sorted(...)), or keep PYTHONHASHSEED fixed",
+            shown.join("; ")
+        ));
+    }
+    for process in &state.processes {
+        for (worker, error) in &process.workers_down {
+            notes.push(format!("xdist worker {worker} died: {error}"));
+        }
+    }
+    if !state.collect_errors.is_empty() {
+        notes.push(
+            "collection errors fail the run; the tests that did collect ran anyway \
+             (`--continue-on-collection-errors`, as xdist does), so serial and parallel runs compare like with like"
+                .into(),
+        );
+    }
+    for t in state.tests.iter().filter(|t| t.crashes > 1) {
+        notes.push(format!(
+            "`{}` crashed {} worker processes: xdist's {} hands a crashed worker's whole scope to its replacement, \
+             so the test ran again each time (fix the crash, or use --dist=load)",
+            t.nodeid, t.crashes, req.dist
+        ));
+    }
+    let selection_run = launched.expected.is_some();
+    if verdict.code == ExitCode::Usage && launched.shards {
+        collect::forget(ctx, config);
+    }
+    if selection_run && !verdict.not_run.is_empty() && state.sessions_finished() {
+        // pytest finished and did not find some listed tests: they are gone.
+        collect::forget(ctx, config);
+        notes.push(
+            "pytest no longer collects some tests it collected before (renamed or removed since): \
+             the cached collection was dropped; run again"
+                .into(),
+        );
+    }
+    notes
+}
+
+/// From the start of pytest to its first test.
+fn collection_seconds(state: &RunState, finished: &Finished) -> f64 {
+    let tests_seconds = finished.wall.as_secs_f64();
+    state
+        .tests
+        .iter()
+        .filter_map(|t| t.start)
+        .reduce(f64::min)
+        .and_then(|first| {
+            let spawned = finished
+                .spawned_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_secs_f64();
+            Some((first - spawned).clamp(0.0, tests_seconds))
+        })
+        .unwrap_or(0.0)
+}
+
+/// Folds the measured durations (and for a full run the measured overheads)
+/// into the store the request names; returns the engine advice of a
+/// parallel run.
+fn record_durations(
+    ctx: &Ctx,
+    config: &Config,
+    req: &RunRequest,
+    launched: &Launch,
+    state: &RunState,
+) -> Option<String> {
+    let path = match &req.recording {
+        Recording::Full => durations_path(ctx, config),
+        Recording::Durations(path) => path.clone(),
+        Recording::Nothing => return None,
+    };
+    let (mut store, _) = Durations::load(&path);
+    store.record(
+        state
+            .tests
+            .iter()
+            .filter(|t| !t.crashed)
+            .map(|t| (t.nodeid.clone(), t.duration)),
+    );
+    if state.sessions_finished() {
+        let kind = match (launched.shards, req.workers.is_parallel()) {
+            (true, _) => durations::RunKind::Shards,
+            (false, true) => durations::RunKind::Xdist,
+            (false, false) => durations::RunKind::Serial,
+        };
+        let spawned = state
             .processes
             .iter()
-            .map(|p| p.invocation.display())
-            .collect::<Vec<_>>()
-            .join("\n           "),
-        None => inv.display(),
+            .filter_map(|p| p.start.as_ref())
+            .map(|s| s.time)
+            .reduce(f64::min);
+        if let (Some((startup, per_test)), Some(spawned)) =
+            (state.measured_overhead(launched.shards), spawned)
+        {
+            store.record_overhead(kind, req.coverage, (startup - spawned).max(0.0), per_test);
+        }
+    }
+    let advice = (req.workers.is_parallel() && req.recording == Recording::Full)
+        .then(|| engine_note(&store, state, req, config))
+        .flatten();
+    if let Err(err) = store.save(&path) {
+        eprintln!("warning: durations not saved: {err:#}");
+    }
+    advice
+}
+
+struct RenderInput<'a> {
+    ctx: &'a Ctx,
+    config: &'a Config,
+    req: &'a RunRequest,
+    launched: &'a Launch,
+    state: &'a RunState,
+    verdict: &'a Verdict,
+    code: ExitCode,
+    reason: String,
+    notes: Vec<String>,
+    phases: Vec<(&'static str, f64)>,
+    wall: f64,
+    coverage: Option<&'a CoverageResult>,
+    output_tail: &'a OutputTail,
+}
+
+/// Stage 5: the summary (full or one line).
+fn render(input: RenderInput) {
+    let RenderInput {
+        ctx,
+        config,
+        req,
+        launched,
+        state,
+        verdict,
+        code,
+        reason,
+        mut notes,
+        phases,
+        wall,
+        coverage,
+        output_tail,
+    } = input;
+    let paths = &req.reports;
+    let rel = |p: &Path| relative(p, &ctx.root).display().to_string();
+    if req.summary == SummaryMode::Brief {
+        let cov = coverage
+            .map(|c| format!(", coverage {:.2}%", c.total))
+            .unwrap_or_default();
+        println!(
+            "{}: {}; {}{cov} in {wall:.1}s (exit {})",
+            launched.label,
+            verdict.ran_line(),
+            state.counts().describe(),
+            code.code()
+        );
+        return;
+    }
+    let workers_line = if launched.shards {
+        format!(
+            "{} shard processes, engine shards ({})",
+            launched.processes.len(),
+            req.workers
+        )
+    } else if req.workers.is_parallel() {
+        format!("{}, --dist={}", req.workers, req.dist)
+    } else {
+        req.workers.to_string()
     };
-    let mut report_files = vec![
-        rel(&paths.junit),
-        rel(&paths.reportlog),
-        rel(&paths.output),
-        rel(&timings_report_path(ctx, config)),
-    ];
-    if coverage_result.is_some() {
+    let reproduce = launched
+        .processes
+        .iter()
+        .map(|p| p.inv.display())
+        .collect::<Vec<_>>()
+        .join("\n           ");
+    let cov_paths = CoveragePaths::new(&paths.dir);
+    let mut report_files = vec![rel(&paths.junit), rel(&paths.events), rel(&paths.output)];
+    if req.recording == Recording::Full {
+        report_files.push(rel(&timings_report_path(ctx, config)));
+    }
+    if let Some(cov) = coverage {
         report_files.extend([
             rel(&cov_paths.html),
             rel(&cov_paths.xml),
             rel(&cov_paths.json),
         ]);
+        print!("\n── coverage ──\n{}", cov.report);
+        notes.push(format!(
+            "coverage {:.*}% merged from {} data file(s)",
+            config.coverage.precision as usize, cov.total, cov.data_files
+        ));
     }
-    let wall_seconds = record.wall;
-    match req.summary {
-        SummaryMode::Full => {
-            if let Some(cov) = &coverage_result {
-                print!("\n── coverage ──\n{}", cov.report);
-                notes.push(format!(
-                    "coverage {:.*}% merged from {} data file(s)",
-                    config.coverage.precision as usize, cov.total, cov.data_files
-                ));
-            }
-            print!(
-                "{}",
-                summary::render(&SummaryInput {
-                    title: &req.title,
-                    state: &state,
-                    workers: workers_line,
-                    notes,
-                    wall_seconds,
-                    phases: phases.clone(),
-                    reports: report_files,
-                    reproduce,
-                    verdict: code,
-                    verdict_reason: reason.clone(),
-                })
-            );
-        }
-        SummaryMode::Brief => {
-            let cov = coverage_result
-                .as_ref()
-                .map(|c| format!(", coverage {:.2}%", c.total))
-                .unwrap_or_default();
-            println!(
-                "{label}: {}{cov} in {wall_seconds:.1}s (exit {})",
-                state.counts().describe(),
-                code.code()
-            );
-        }
-    }
-    Ok(RunResult { code, record })
+    let pytest_said = (code == ExitCode::Usage
+        || (verdict.collected.is_none() && code != ExitCode::NoTests))
+        .then(|| output_tail.text())
+        .filter(|t| !t.trim().is_empty());
+    print!(
+        "{}",
+        summary::render(&SummaryInput {
+            title: &req.title,
+            state,
+            verdict,
+            workers: workers_line,
+            notes,
+            wall_seconds: wall,
+            phases,
+            reports: report_files,
+            reproduce,
+            pytest_said,
+            verdict_code: code,
+            verdict_reason: reason,
+        })
+    );
 }
 
 /// Appends Markdown to the GitHub Actions job summary, when there is one.
@@ -541,7 +853,7 @@ fn engine_note(
     let k = req.workers.count() as usize;
     let used = match req.engine {
         // A longest-first run hands xdist an ordered list; a collection-order run none.
-        Engine::Xdist if req.order.is_empty() => plan::Way::XdistCollection,
+        Engine::Xdist if req.order.is_none() => plan::Way::XdistCollection,
         Engine::Xdist => plan::Way::XdistLongest,
         Engine::Shards => plan::Way::Shards,
     };
@@ -710,107 +1022,4 @@ pub fn git_info(root: &Path) -> (Option<String>, Option<String>) {
         .or_else(|| env("GITHUB_REF_NAME"))
         .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"]));
     (commit, branch)
-}
-
-/// Decides the exit code from pytest's status and what was reported.
-fn verdict(exit: PytestExit, interrupted: bool, state: &RunState) -> (ExitCode, String) {
-    if interrupted {
-        return (
-            ExitCode::Interrupted,
-            "interrupted; partial reports kept".into(),
-        );
-    }
-    let failures = state.failures().count();
-    match exit {
-        PytestExit::Passed if failures == 0 => (ExitCode::Ok, "passed".into()),
-        PytestExit::Passed | PytestExit::Failed
-            if failures == 0 && !state.collect_errors.is_empty() =>
-        {
-            (
-                ExitCode::TestsFailed,
-                format!("{} collection error(s)", state.collect_errors.len()),
-            )
-        }
-        PytestExit::Passed | PytestExit::Failed => {
-            (ExitCode::TestsFailed, format!("{failures} test(s) failed"))
-        }
-        PytestExit::Interrupted if !state.collect_errors.is_empty() => (
-            ExitCode::TestsFailed,
-            format!("{} collection error(s)", state.collect_errors.len()),
-        ),
-        PytestExit::Interrupted => (
-            ExitCode::TestsFailed,
-            "pytest stopped the session early (see the output log)".into(),
-        ),
-        PytestExit::Internal => (
-            ExitCode::TestsFailed,
-            "pytest hit an internal error (see the output log)".into(),
-        ),
-        PytestExit::Usage => (
-            ExitCode::Usage,
-            "pytest rejected its command line (see the output log)".into(),
-        ),
-        PytestExit::NoTests => (ExitCode::NoTests, "no tests collected".into()),
-        PytestExit::MaxWarnings => (
-            ExitCode::TestsFailed,
-            "too many warnings (--max-warnings)".into(),
-        ),
-        PytestExit::Other(code) => (
-            ExitCode::TestsFailed,
-            format!("pytest exited with status {code}"),
-        ),
-        PytestExit::Signal(sig) => (
-            ExitCode::TestsFailed,
-            format!("pytest was killed by signal {sig}"),
-        ),
-    }
-}
-
-/// Moves the finished reports into place; rebuilds junit.xml from the
-/// report log when pytest did not write a valid one. Returns whether it did.
-fn finalize_reports(paths: &ReportPaths, state: &RunState) -> anyhow::Result<bool> {
-    let partial_log = paths.in_progress(&paths.reportlog);
-    let text = std::fs::read_to_string(&partial_log).unwrap_or_default();
-    let valid: String = text
-        .split_inclusive('\n')
-        .filter(|l| l.ends_with('\n') && serde_json::from_str::<serde_json::Value>(l).is_ok())
-        .collect();
-    fsx::atomic_write(&paths.reportlog, valid)?;
-
-    let partial_junit = paths.in_progress(&paths.junit);
-    let rebuilt = match junit::read(&partial_junit) {
-        Ok(_) => {
-            fsx::atomic_rename(&partial_junit, &paths.junit)?;
-            false
-        }
-        Err(_) => {
-            fsx::atomic_write(&paths.junit, junit::render(state, "pytest")?)?;
-            true
-        }
-    };
-    let partial_output = paths.in_progress(&paths.output);
-    if partial_output.exists() {
-        fsx::atomic_rename(&partial_output, &paths.output)?;
-    }
-    std::fs::remove_dir_all(&paths.partial).ok();
-    Ok(rebuilt)
-}
-
-fn mismatch_note(lines: &[String]) -> String {
-    let differing: Vec<&str> = lines
-        .iter()
-        .filter(|l| {
-            (l.starts_with('-') || l.starts_with('+'))
-                && !l.starts_with("---")
-                && !l.starts_with("+++")
-        })
-        .map(|l| l.as_str())
-        .take(10)
-        .collect();
-    format!(
-        "xdist workers collected different tests{}; likely cause: parametrization over a set or dict ordering, \
-         or test ids built from random or time-dependent values at import time — make the ids deterministic \
-         (sorted(...)), or keep PYTHONHASHSEED fixed",
-        if differing.is_empty() { String::new() } else { format!(" ({})", differing.join(" ")) }
-    )
 }

@@ -1,4 +1,4 @@
-//! Ctrl-C and SIGTERM: recorded here, acted on by whoever runs a child process.
+//! Ctrl-C, SIGTERM and SIGHUP (a closed terminal): recorded here, acted on by whoever runs a child process.
 //!
 //! The handler only counts; the run loop forwards the signal to pytest's
 //! process group, so pytest can write its partial reports, and escalates to
@@ -10,10 +10,11 @@ use std::sync::Once;
 static COUNT: AtomicUsize = AtomicUsize::new(0);
 static INSTALL: Once = Once::new();
 
-/// Starts listening for SIGINT and SIGTERM (idempotent).
+/// Starts listening for SIGINT, SIGTERM and SIGHUP (idempotent).
 pub fn install() {
     INSTALL.call_once(|| {
-        let Ok(mut signals) = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM])
+        let Ok(mut signals) =
+            signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
         else {
             return;
         };

@@ -41,7 +41,10 @@ pub struct Project {
     pub python: Setting<String>,
     /// The virtual environment, relative to the project root.
     pub venv: Setting<String>,
-    /// Directories or files pytest collects from.
+    /// Directories or files pytest collects from, written as `testpaths` into
+    /// the generated `pytest.ini`. Empty: pytest's own choice (the project's
+    /// `testpaths`, or the whole tree from the rootdir). Runs never override
+    /// what the project's pytest configuration says.
     pub test_paths: Setting<Vec<Setting<String>>>,
     /// Packages (import names or directories) whose coverage is measured.
     pub source: Setting<Vec<Setting<String>>>,
@@ -52,7 +55,7 @@ impl Default for Project {
         Project {
             python: Setting::new("python3".into()),
             venv: Setting::new(".venv".into()),
-            test_paths: Setting::new(vec![Setting::new("tests".into())]),
+            test_paths: Setting::new(Vec::new()),
             source: Setting::new(Vec::new()),
         }
     }
@@ -273,19 +276,33 @@ pub struct Reports {
 impl Default for Reports {
     fn default() -> Self {
         Reports {
-            dir: Setting::new("reports".into()),
+            // Hidden, so setuptools' automatic discovery never takes it for a package.
+            dir: Setting::new(".xtask/reports".into()),
         }
     }
 }
 
 /// `[pytest]`: options every run passes to pytest.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Pytest {
     /// Markers registered in the generated pytest.ini (`name: description`).
     pub markers: Vec<String>,
+    /// `addopts` of the generated pytest.ini.
+    pub addopts: Vec<String>,
     /// Extra arguments added to every pytest command line.
     pub args: Vec<String>,
     /// Fixed `PYTHONHASHSEED` for every run unless the environment sets one.
     pub hash_seed: Setting<Option<i64>>,
+}
+
+impl Default for Pytest {
+    fn default() -> Self {
+        Pytest {
+            markers: Vec::new(),
+            addopts: vec!["-ra".into()],
+            args: Vec::new(),
+            hash_seed: Setting::new(None),
+        }
+    }
 }

@@ -81,13 +81,6 @@ pub fn validate(config: &Config, root: &Path, path: &Path, source: &str) -> Resu
         ));
     }
 
-    if config.project.test_paths.value.is_empty() {
-        return Err(err(
-            config.project.test_paths.span.clone(),
-            "`project.test-paths` is empty".into(),
-            Some("list at least one directory or file with tests, e.g. [\"tests\"]".into()),
-        ));
-    }
     for test_path in &config.project.test_paths.value {
         if test_path.value.trim().is_empty() || !root.join(&test_path.value).exists() {
             return Err(err(

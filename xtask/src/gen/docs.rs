@@ -11,13 +11,18 @@ pub const PATH: &str = "docs/testing.md";
 /// The comment syntax of its header.
 pub const COMMENT: Comment = Comment::Html;
 
-pub fn render(config: &Config, fixtures: &[Fixture]) -> String {
+/// `pytest_config`: the file holding the project's own pytest
+/// configuration, when it has one (then `pytest.ini` is not generated).
+pub fn render(config: &Config, fixtures: &[Fixture], pytest_config: Option<&str>) -> String {
     header::wrap(
         COMMENT,
         &super::render(
             "testing.md.j2",
             config,
-            minijinja::context! { fixtures => minijinja::value::Serde(fixtures) },
+            minijinja::context! {
+                fixtures => minijinja::value::Serde(fixtures),
+                pytest_config => pytest_config,
+            },
         ),
     )
 }

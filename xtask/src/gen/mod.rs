@@ -59,22 +59,33 @@ pub enum Kind {
 pub struct Inputs {
     /// The fixtures named in `docs.isolation-fixtures`, in that order.
     pub fixtures: Vec<Fixture>,
+    /// The file with the project's own pytest configuration, if any: then
+    /// no `pytest.ini` is generated.
+    pub pytest_config: Option<String>,
 }
 
 impl Inputs {
     /// Reads the inputs of the project at `root`.
     pub fn read(root: &Path, config: &Config) -> anyhow::Result<Inputs> {
+        let pytest_config = pytest_ini::project_config(root);
         let names = &config.docs.isolation_fixtures.value;
         if names.is_empty() {
-            return Ok(Inputs::default());
+            return Ok(Inputs {
+                fixtures: Vec::new(),
+                pytest_config,
+            });
         }
-        let mut files = vec!["conftest.py".to_string()];
-        for test_path in &config.project.test_paths.value {
-            let dir = test_path.value.trim_end_matches('/');
-            if root.join(dir).is_dir() {
-                files.push(format!("{dir}/conftest.py"));
-            }
-        }
+        // Every conftest.py of the project, the root's first.
+        let mut files: Vec<String> = crate::fsx::project_files(root, &[])
+            .iter()
+            .filter(|p| p.file_name().is_some_and(|n| n == "conftest.py"))
+            .map(|p| {
+                crate::fsx::relative(p, root)
+                    .to_string_lossy()
+                    .replace('\\', "/")
+            })
+            .collect();
+        files.sort_by_key(|f| f.matches('/').count());
         let mut sources = Vec::new();
         for file in &files {
             match std::fs::read_to_string(root.join(file)) {
@@ -96,7 +107,11 @@ impl Inputs {
                         format!(
                             "fixture `{}` (listed in `docs.isolation-fixtures`) was not found in {}",
                             name.value,
-                            searched.join(" or ")
+                            if searched.is_empty() {
+                                "any conftest.py (the project has none)".to_string()
+                            } else {
+                                searched.join(" or ")
+                            }
                         ),
                         "define it as a top-level `@pytest.fixture` there, or remove it from `docs.isolation-fixtures` in testing.toml",
                     )
@@ -104,7 +119,10 @@ impl Inputs {
                 }
             }
         }
-        Ok(Inputs { fixtures })
+        Ok(Inputs {
+            fixtures,
+            pytest_config,
+        })
     }
 }
 
@@ -115,46 +133,51 @@ pub fn all(config: &Config, inputs: &Inputs) -> Vec<Generated> {
         contents,
         kind: Kind::File(comment),
     };
-    vec![
+    let pytest_ini = inputs.pytest_config.is_none().then(|| {
         file(
             pytest_ini::PATH.into(),
             pytest_ini::COMMENT,
             pytest_ini::render(config),
-        ),
-        file(
-            makefile::PATH.into(),
-            makefile::COMMENT,
-            makefile::render(config),
-        ),
-        file(
-            justfile::PATH.into(),
-            justfile::COMMENT,
-            justfile::render(config),
-        ),
-        file(
-            config.ci.workflow_path(),
-            workflow::COMMENT,
-            workflow::render(config),
-        ),
-        file(
-            issue_template::PATH.into(),
-            issue_template::COMMENT,
-            issue_template::render(config),
-        ),
-        file(
-            docs::PATH.into(),
-            docs::COMMENT,
-            docs::render(config, &inputs.fixtures),
-        ),
-        Generated {
-            path: readme::PATH.into(),
-            contents: readme::render(config),
-            kind: Kind::Section {
-                name: readme::SECTION.into(),
-                comment: readme::COMMENT,
+        )
+    });
+    pytest_ini
+        .into_iter()
+        .chain([
+            file(
+                makefile::PATH.into(),
+                makefile::COMMENT,
+                makefile::render(config),
+            ),
+            file(
+                justfile::PATH.into(),
+                justfile::COMMENT,
+                justfile::render(config),
+            ),
+            file(
+                config.ci.workflow_path(),
+                workflow::COMMENT,
+                workflow::render(config),
+            ),
+            file(
+                issue_template::PATH.into(),
+                issue_template::COMMENT,
+                issue_template::render(config),
+            ),
+            file(
+                docs::PATH.into(),
+                docs::COMMENT,
+                docs::render(config, &inputs.fixtures, inputs.pytest_config.as_deref()),
+            ),
+            Generated {
+                path: readme::PATH.into(),
+                contents: readme::render(config),
+                kind: Kind::Section {
+                    name: readme::SECTION.into(),
+                    comment: readme::COMMENT,
+                },
             },
-        },
-    ]
+        ])
+        .collect()
 }
 
 /// A `make` target and `just` recipe, both running one `cargo xtask` task.
@@ -252,6 +275,7 @@ struct KnownView {
 struct Facts {
     test_paths: Vec<String>,
     markers: Vec<String>,
+    addopts: String,
     pytest_args: String,
     python: String,
     reports: String,
@@ -278,6 +302,7 @@ struct Facts {
     exit_codes: Vec<(i32, &'static str)>,
     serial_command: String,
     parallel_command: String,
+    event_schema: u32,
 }
 
 /// The command `cargo xtask pytest` runs with `workers`, as a shell line.
@@ -290,10 +315,15 @@ fn pytest_command(config: &Config, workers: Workers) -> String {
         config,
         workers: &workers,
         dist: config.parallel.dist.value,
-        paths: &paths,
         hash_seed: Some(config.pytest.hash_seed.value.unwrap_or(0).to_string()),
         extra: &[],
         coverage_rc: config.coverage.enabled.then_some(rcfile.as_path()),
+        plugin_dir: Path::new("/plugin"),
+        events: &paths.events,
+        selection: None,
+        order: None,
+        worker: None,
+        collect_only: false,
     };
     argv::build(&python, root, &spec).display()
 }
@@ -341,6 +371,13 @@ fn facts(config: &Config) -> Facts {
             .map(|s| s.value.clone())
             .collect(),
         markers: config.pytest.markers.clone(),
+        addopts: config
+            .pytest
+            .addopts
+            .iter()
+            .map(|a| argv::quote(a))
+            .collect::<Vec<_>>()
+            .join(" "),
         pytest_args: config
             .pytest
             .args
@@ -388,6 +425,7 @@ fn facts(config: &Config) -> Facts {
                 why: String::new(),
             },
         ),
+        event_schema: crate::events::SCHEMA,
     }
 }
 

@@ -1,10 +1,14 @@
-//! THE pytest command line. Serial and parallel runs, `--dry-run`, the
-//! reproduction line in the summary and the tests all use [`build`]; no other
-//! file adds pytest flags.
+//! THE pytest command line. Serial and parallel runs, collection, the shards
+//! engine, `--dry-run`, the reproduction line in the summary and the tests
+//! all use [`build`]; no other file adds pytest flags.
 //!
-//! Option values are always passed as `--opt=value`: pytest treats a separate
-//! value that names an existing path as a command-line path when it chooses
-//! the rootdir, which changes every node id.
+//! Every run loads the xtask's plugin (`-p xtask_events`), which reports
+//! what pytest collected and how each test ended as typed events, so the
+//! user's `addopts` (`-q`, `-v`, `-ra`, `-n`) cannot change what the xtask
+//! sees. The project's own configuration (testpaths, markers, addopts) is
+//! used as it is. Option values are always passed as `--opt=value`: pytest
+//! treats a separate value that names an existing path as a command-line
+//! path when it chooses the rootdir, which changes every node id.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +17,8 @@ use crate::config::{Config, Dist};
 use crate::fsx::relative;
 use crate::workers::Workers;
 
+use super::plugin;
+
 /// Where one run's reports go: pytest writes into `partial/`, and finished
 /// files are moved into `dir` atomically.
 #[derive(Debug, Clone)]
@@ -20,7 +26,9 @@ pub struct ReportPaths {
     pub dir: PathBuf,
     pub partial: PathBuf,
     pub junit: PathBuf,
-    pub reportlog: PathBuf,
+    /// The plugin's event stream.
+    pub events: PathBuf,
+    /// pytest's own output (stdout and stderr), for people.
     pub output: PathBuf,
 }
 
@@ -34,7 +42,7 @@ impl ReportPaths {
         ReportPaths {
             partial: dir.join(".partial"),
             junit: dir.join("junit.xml"),
-            reportlog: dir.join("pytest-log.jsonl"),
+            events: dir.join("events.jsonl"),
             output: dir.join("pytest-output.log"),
             dir,
         }
@@ -47,18 +55,95 @@ impl ReportPaths {
     }
 }
 
+/// Exactly these tests, in this order: what triage and bisect re-run, a CI
+/// shard runs, and each process of the shards engine runs. The plugin
+/// selects them after collection, so node ids pytest cannot take on its
+/// command line (`::` or escapes inside parameter ids) work too; pytest is
+/// given only the files that hold them, which keeps collection small.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub ids: Vec<String>,
+    /// The rootdir pytest chose when it collected them: node ids are
+    /// relative to it, and it is pinned so the files given do not move it.
+    pub rootdir: PathBuf,
+    /// Collectors (files) given to pytest besides the tests' own: files that
+    /// failed to collect, so that their error is reported.
+    pub also: Vec<String>,
+}
+
+/// The files a [`Selection`] is handed to pytest in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectionFiles {
+    /// The node ids, one per line (`XTASK_SELECT`).
+    pub ids: PathBuf,
+    /// The files holding them, as an `@file` argument list.
+    pub args: PathBuf,
+}
+
+impl Selection {
+    /// The files the selected tests live in, in first-seen order, as paths
+    /// from the rootdir.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut seen = std::collections::HashSet::new();
+        self.ids
+            .iter()
+            .chain(&self.also)
+            .map(|id| crate::durations::module_of(id))
+            .filter(|m| seen.insert(*m))
+            .map(|m| self.rootdir.join(m))
+            .collect()
+    }
+
+    /// Writes the two lists into `dir`.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<SelectionFiles> {
+        let files = SelectionFiles {
+            ids: dir.join("select-ids.txt"),
+            args: dir.join("select-args.txt"),
+        };
+        write_lines(&files.ids, &self.ids)?;
+        let paths: Vec<String> = self
+            .files()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        write_lines(&files.args, &paths)?;
+        Ok(files)
+    }
+
+    /// Whether pytest resolves every id given as a command-line argument
+    /// (then the reproduction line shows them plainly).
+    fn fits_command_line(&self) -> bool {
+        self.ids.len() <= 20
+            && self.ids.iter().all(|id| {
+                let params = id.find('[').map_or("", |i| &id[i..]);
+                !params.contains("::") && !id.contains('\\') && !id.chars().any(char::is_control)
+            })
+    }
+}
+
 /// What a run asks of pytest.
 pub struct Spec<'a> {
     pub config: &'a Config,
     pub workers: &'a Workers,
     pub dist: Dist,
-    pub paths: &'a ReportPaths,
     /// `PYTHONHASHSEED` to set, when the environment does not set one.
     pub hash_seed: Option<String>,
     /// Arguments after `--`, passed through unchanged, last.
     pub extra: &'a [String],
     /// Run under coverage.py with this generated rcfile.
     pub coverage_rc: Option<&'a Path>,
+    /// The directory the plugin was written to ([`plugin::dir`]).
+    pub plugin_dir: &'a Path,
+    /// Where the plugin writes its events.
+    pub events: &'a Path,
+    /// Run exactly these tests.
+    pub selection: Option<(&'a Selection, &'a SelectionFiles)>,
+    /// Run the modules in this order (a file of module paths).
+    pub order: Option<&'a Path>,
+    /// The label of one process among several (the shards engine's `gw<i>`).
+    pub worker: Option<&'a str>,
+    /// Only collect (`--collect-only`).
+    pub collect_only: bool,
 }
 
 /// A ready-to-run pytest command.
@@ -68,136 +153,110 @@ pub struct Invocation {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
-    /// The arguments as shown to users: report paths point at the final files.
+    /// The command as shown to users: plain pytest, without the plugin
+    /// unless a selection needs it.
     pub shown: Vec<String>,
+    pub shown_env: Vec<(String, String)>,
 }
 
 /// Builds the pytest command for `spec`, run from `root` with `python`.
 pub fn build(python: &Path, root: &Path, spec: &Spec) -> Invocation {
     let rel = |p: &Path| relative(p, root).to_string_lossy().into_owned();
-    let mut args: Vec<String> = Vec::new();
+    let mut head: Vec<String> = Vec::new();
     if let Some(rc) = spec.coverage_rc {
-        args.extend([
+        head.extend([
             "-m".into(),
             "coverage".into(),
             "run".into(),
             format!("--rcfile={}", rel(rc)),
         ]);
     }
-    args.extend(["-m".into(), "pytest".into()]);
+    head.extend(["-m".into(), "pytest".into()]);
+    // The options every command has, shown or not.
+    let mut common: Vec<String> = Vec::new();
     match spec.workers {
-        Workers::Serial { .. } => args.extend(["-p".into(), "no:xdist".into()]),
+        // `-n 0` rather than `-p no:xdist`: a project's own `-n auto` in
+        // addopts is neutralised instead of rejected.
+        Workers::Serial { .. } => common.push("--numprocesses=0".into()),
         Workers::Parallel { n, .. } => {
-            args.push(format!("--numprocesses={n}"));
-            args.push(format!("--dist={}", spec.dist));
+            common.push(format!("--numprocesses={n}"));
+            common.push(format!("--dist={}", spec.dist));
+            if spec.order.is_some() {
+                common.push("--no-loadscope-reorder".into());
+            }
         }
     }
-    args.push("--rootdir=.".into());
-    let test_paths: Vec<&str> = spec
-        .config
-        .project
-        .test_paths
-        .value
-        .iter()
-        .map(|s| s.value.as_str())
-        .collect();
-    args.push(format!("--override-ini=testpaths={}", test_paths.join(" ")));
-    args.push(format!(
-        "--junitxml={}",
-        rel(&spec.paths.in_progress(&spec.paths.junit))
-    ));
-    args.push(format!(
-        "--report-log={}",
-        rel(&spec.paths.in_progress(&spec.paths.reportlog))
-    ));
-    args.extend(spec.config.pytest.args.iter().cloned());
-    args.extend(spec.extra.iter().cloned());
+    if spec.collect_only {
+        common.push("--collect-only".into());
+    }
+    // Serial pytest stops at a collection error, xdist runs the rest: every
+    // engine runs the rest, so serial and parallel compare like with like
+    // (the collection error still fails the run).
+    common.push("--continue-on-collection-errors".into());
 
-    let mut env = vec![("PYTHONUNBUFFERED".to_string(), "1".to_string())];
+    let mut env = vec![
+        ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
+        (
+            "PYTHONPATH".to_string(),
+            plugin::python_path(spec.plugin_dir),
+        ),
+        (
+            plugin::EVENTS_VAR.to_string(),
+            spec.events.display().to_string(),
+        ),
+    ];
+    let mut shown_env = Vec::new();
     if let Some(seed) = &spec.hash_seed {
         env.push(("PYTHONHASHSEED".into(), seed.clone()));
+        shown_env.push(("PYTHONHASHSEED".into(), seed.clone()));
     }
-    let partial = format!("{}/", rel(&spec.paths.partial));
-    let final_dir = format!("{}/", rel(&spec.paths.dir));
-    let shown = args
-        .iter()
-        .map(|a| {
-            if a.starts_with("--") {
-                a.replacen(&partial, &final_dir, 1)
-            } else {
-                a.clone()
-            }
-        })
-        .collect();
+    if let Some(order) = spec.order {
+        env.push((plugin::ORDER_VAR.into(), order.display().to_string()));
+    }
+    if let Some(worker) = spec.worker {
+        env.push((plugin::WORKER_VAR.into(), worker.to_string()));
+    }
+
+    let mut args = head.clone();
+    args.extend(["-p".into(), plugin::MODULE.into()]);
+    args.extend(common.iter().cloned());
+    let mut shown = head;
+    shown.extend(common);
+    if let Some((selection, files)) = spec.selection {
+        env.push((plugin::SELECT_VAR.into(), files.ids.display().to_string()));
+        let rootdir = format!("--rootdir={}", selection.rootdir.display());
+        args.push(rootdir.clone());
+        args.push(format!("@{}", rel(&files.args)));
+        if selection.rootdir != root {
+            shown.push(rootdir);
+        }
+        if selection.fits_command_line() {
+            shown.extend(selection.ids.iter().cloned());
+        } else {
+            shown_env.push(("PYTHONPATH".into(), spec.plugin_dir.display().to_string()));
+            shown_env.push((plugin::SELECT_VAR.into(), rel(&files.ids)));
+            shown.extend(["-p".into(), plugin::MODULE.into()]);
+            shown.push(format!("@{}", rel(&files.args)));
+        }
+    }
+    for tail in [&spec.config.pytest.args[..], spec.extra] {
+        args.extend(tail.iter().cloned());
+        shown.extend(tail.iter().cloned());
+    }
     Invocation {
         python: python.to_path_buf(),
         args,
         env,
         cwd: root.to_path_buf(),
         shown,
+        shown_env,
     }
 }
 
-/// The command that lists the collected node ids (`--collect-only -q`),
-/// serial, with the same test paths and selection as a run.
-pub fn build_collect(
-    python: &Path,
-    root: &Path,
-    config: &Config,
-    extra: &[String],
-    hash_seed: Option<String>,
-) -> Invocation {
-    let test_paths: Vec<&str> = config
-        .project
-        .test_paths
-        .value
-        .iter()
-        .map(|s| s.value.as_str())
-        .collect();
-    let mut args: Vec<String> = vec![
-        "-m".into(),
-        "pytest".into(),
-        "--collect-only".into(),
-        "-q".into(),
-        "-p".into(),
-        "no:xdist".into(),
-    ];
-    args.push("--rootdir=.".into());
-    args.push(format!("--override-ini=testpaths={}", test_paths.join(" ")));
-    args.extend(config.pytest.args.iter().cloned());
-    args.extend(extra.iter().cloned());
-    let mut env = vec![("PYTHONUNBUFFERED".to_string(), "1".to_string())];
-    if let Some(seed) = hash_seed {
-        env.push(("PYTHONHASHSEED".into(), seed));
-    }
-    Invocation {
-        python: python.to_path_buf(),
-        shown: args.clone(),
-        args,
-        env,
-        cwd: root.to_path_buf(),
-    }
-}
-
-/// Writes `items` one per line to `path` and returns the `@file` argument
-/// (relative to `root`) that hands them to pytest (pytest ≥ 8.2).
-pub fn arg_file(root: &Path, path: &Path, items: &[impl AsRef<str>]) -> anyhow::Result<String> {
+/// Writes `items` one per line to `path` (atomically).
+pub fn write_lines(path: &Path, items: &[impl AsRef<str>]) -> anyhow::Result<()> {
     let text: String = items.iter().map(|i| format!("{}\n", i.as_ref())).collect();
-    crate::fsx::atomic_write(path, text)?;
-    Ok(format!("@{}", relative(path, root).display()))
-}
-
-/// Drops `-p no:xdist` from a serial command, so xdist's fixtures (e.g.
-/// `worker_id`) stay available to the shards engine's processes.
-pub fn keep_xdist_loaded(inv: &mut Invocation) {
-    for args in [&mut inv.args, &mut inv.shown] {
-        if let Some(pos) = args
-            .windows(2)
-            .position(|w| w[0] == "-p" && w[1] == "no:xdist")
-        {
-            args.drain(pos..pos + 2);
-        }
-    }
+    crate::fsx::atomic_write(path, text)
 }
 
 impl Invocation {
@@ -213,9 +272,8 @@ impl Invocation {
     /// The command as a shell line a user can paste, from the project root.
     pub fn display(&self) -> String {
         let mut words: Vec<String> = self
-            .env
+            .shown_env
             .iter()
-            .filter(|(k, _)| k != "PYTHONUNBUFFERED")
             .map(|(k, v)| format!("{k}={}", quote(v)))
             .collect();
         words.push(quote(&relative(&self.python, &self.cwd).to_string_lossy()));
@@ -241,36 +299,47 @@ mod tests {
     fn spec_for<'a>(
         config: &'a Config,
         workers: &'a Workers,
-        paths: &'a ReportPaths,
         extra: &'a [String],
+        events: &'a Path,
     ) -> Spec<'a> {
         Spec {
             config,
             workers,
             dist: Dist::Loadscope,
-            paths,
             hash_seed: Some("0".into()),
             extra,
             coverage_rc: None,
+            plugin_dir: Path::new("/cache/plugin"),
+            events,
+            selection: None,
+            order: None,
+            worker: None,
+            collect_only: false,
         }
     }
 
     #[test]
-    fn serial_disables_xdist_and_parallel_passes_numbers() {
+    fn serial_neutralises_xdist_and_parallel_passes_numbers() {
         let config = Config::default();
         let root = Path::new("/p");
-        let paths = ReportPaths::new(root, &config);
+        let events = Path::new("/p/reports/.partial/events.jsonl");
         let serial = Workers::Serial { why: "x".into() };
         let inv = build(
             Path::new("/p/.venv/bin/python"),
             root,
-            &spec_for(&config, &serial, &paths, &[]),
+            &spec_for(&config, &serial, &[], events),
         );
         assert_eq!(
             inv.display(),
-            "PYTHONHASHSEED=0 .venv/bin/python -m pytest -p no:xdist --rootdir=. --override-ini=testpaths=tests \
-             --junitxml=reports/junit.xml --report-log=reports/pytest-log.jsonl"
+            "PYTHONHASHSEED=0 .venv/bin/python -m pytest --numprocesses=0 --continue-on-collection-errors"
         );
+        assert_eq!(
+            &inv.args[..4],
+            ["-m", "pytest", "-p", "xtask_events"].map(String::from)
+        );
+        assert!(inv
+            .env
+            .contains(&("XTASK_EVENTS".into(), events.display().to_string())));
         let parallel = Workers::Parallel {
             n: 3,
             why: "x".into(),
@@ -279,7 +348,7 @@ mod tests {
         let inv = build(
             Path::new("/p/.venv/bin/python"),
             root,
-            &spec_for(&config, &parallel, &paths, &extra),
+            &spec_for(&config, &parallel, &extra, events),
         );
         assert!(inv.args.contains(&"--numprocesses=3".to_string()));
         assert!(inv.args.contains(&"--dist=loadscope".to_string()));
@@ -287,9 +356,64 @@ mod tests {
         let rc = Path::new("/p/reports/coveragerc");
         let spec = Spec {
             coverage_rc: Some(rc),
-            ..spec_for(&config, &parallel, &paths, &extra)
+            ..spec_for(&config, &parallel, &extra, events)
         };
         let inv = build(Path::new("/p/.venv/bin/python"), root, &spec);
         assert!(inv.display().contains(".venv/bin/python -m coverage run --rcfile=reports/coveragerc -m pytest --numprocesses=3"));
+    }
+
+    #[test]
+    fn selections_go_through_the_plugin_and_show_plainly_when_they_can() {
+        let config = Config::default();
+        let root = Path::new("/p");
+        let events = Path::new("/p/reports/events.jsonl");
+        let serial = Workers::Serial { why: "x".into() };
+        let files = SelectionFiles {
+            ids: PathBuf::from("/p/reports/select-ids.txt"),
+            args: PathBuf::from("/p/reports/select-args.txt"),
+        };
+        let plain = Selection {
+            ids: vec!["tests/a.py::t[x y]".into(), "tests/b.py::u".into()],
+            rootdir: PathBuf::from("/p"),
+            also: vec!["tests/c.py".into()],
+        };
+        assert_eq!(
+            plain.files(),
+            vec![
+                PathBuf::from("/p/tests/a.py"),
+                PathBuf::from("/p/tests/b.py"),
+                PathBuf::from("/p/tests/c.py")
+            ]
+        );
+        let spec = Spec {
+            selection: Some((&plain, &files)),
+            ..spec_for(&config, &serial, &[], events)
+        };
+        let inv = build(Path::new("/p/.venv/bin/python"), root, &spec);
+        assert!(inv.args.contains(&"@reports/select-args.txt".to_string()));
+        assert!(inv.args.contains(&"--rootdir=/p".to_string()));
+        assert!(inv
+            .display()
+            .ends_with("--continue-on-collection-errors 'tests/a.py::t[x y]' tests/b.py::u"));
+        let odd = Selection {
+            ids: vec!["tests/a.py::t[a::b]".into()],
+            rootdir: PathBuf::from("/p"),
+            also: Vec::new(),
+        };
+        let spec = Spec {
+            selection: Some((&odd, &files)),
+            ..spec_for(&config, &serial, &[], events)
+        };
+        let shown = build(Path::new("/p/.venv/bin/python"), root, &spec).display();
+        assert!(
+            shown.starts_with(
+                "PYTHONHASHSEED=0 PYTHONPATH=/cache/plugin XTASK_SELECT=reports/select-ids.txt"
+            ),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with("-p xtask_events @reports/select-args.txt"),
+            "{shown}"
+        );
     }
 }

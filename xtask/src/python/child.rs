@@ -1,22 +1,24 @@
-//! The pytest child process: started in its own process group, its output
-//! drained on threads, its report log tailed into events, and Ctrl-C or
-//! SIGTERM forwarded to the whole group (pytest and every xdist worker).
+//! The pytest child processes of a run: each started in its own process
+//! group, its output drained on threads into its log, its event stream
+//! tailed, and Ctrl-C, SIGTERM or SIGHUP forwarded to every group (pytest and
+//! all its xdist workers).
+//!
+//! The runner knows nothing of what the events mean: it hands each one, with
+//! the index of the process that wrote it, to the caller's sink.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 
-use crate::report::progress::Progress;
-use crate::report::{collected_from_output, Counts, RunState};
+use crate::events::{Event, Tail};
 use crate::signals;
 
 use super::argv::Invocation;
-use super::reportlog::{parse_line, Event, Tail};
 
 /// How long pytest may take to stop after it was interrupted, before SIGKILL.
 const GRACE: Duration = Duration::from_secs(10);
@@ -52,50 +54,49 @@ impl PytestExit {
     }
 }
 
-/// Finished pytest processes and what they reported, as one run.
-pub struct Finished {
-    /// The first process's status (the only one for xdist and serial runs).
-    pub exit: PytestExit,
-    /// Every process's status, in order.
-    pub exits: Vec<PytestExit>,
-    /// Whether each process finished its session (wrote SessionFinish).
-    pub finished: Vec<bool>,
-    pub state: RunState,
-    /// We forwarded a Ctrl-C or SIGTERM.
-    pub interrupted: bool,
-    pub spawned_at: SystemTime,
-    pub wall: Duration,
-    /// Lines of pytest's output that explain an xdist collection mismatch.
-    pub mismatch: Vec<String>,
+impl std::fmt::Display for PytestExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PytestExit::Passed => f.write_str("exit 0"),
+            PytestExit::Failed => f.write_str("exit 1"),
+            PytestExit::Interrupted => f.write_str("exit 2"),
+            PytestExit::Internal => f.write_str("exit 3"),
+            PytestExit::Usage => f.write_str("exit 4"),
+            PytestExit::NoTests => f.write_str("exit 5"),
+            PytestExit::MaxWarnings => f.write_str("exit 6"),
+            PytestExit::Other(code) => write!(f, "exit {code}"),
+            PytestExit::Signal(sig) => write!(f, "killed by signal {sig}"),
+        }
+    }
 }
 
 /// One pytest process of a run and where its streams go.
-pub struct Process<'a> {
-    pub inv: &'a Invocation,
-    pub reportlog: &'a Path,
-    pub output_log: &'a Path,
-    /// The worker id its results are filed under (`gw0`, …) when the report log has none.
-    pub worker: Option<String>,
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub inv: Invocation,
+    /// The event stream its plugin writes.
+    pub events: PathBuf,
+    /// Its stdout and stderr.
+    pub output_log: PathBuf,
 }
 
-/// Runs `inv` to completion, feeding events to `progress`.
-pub fn run(
-    inv: &Invocation,
-    reportlog: &Path,
-    output_log: &Path,
-    echo: bool,
-    progress: &mut Progress,
-) -> anyhow::Result<Finished> {
-    run_many(
-        &[Process {
-            inv,
-            reportlog,
-            output_log,
-            worker: None,
-        }],
-        echo,
-        progress,
-    )
+/// What the runner hands to its caller while processes run.
+pub enum Feed<'a> {
+    /// An event written by process `usize`.
+    Event(usize, Event),
+    /// A line of its output (stdout or stderr).
+    Output(usize, &'a str),
+}
+
+/// How the processes ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// Every process's status, in order.
+    pub exits: Vec<PytestExit>,
+    /// We forwarded a Ctrl-C, SIGTERM or SIGHUP.
+    pub interrupted: bool,
+    pub spawned_at: SystemTime,
+    pub wall: Duration,
 }
 
 struct Running {
@@ -104,24 +105,18 @@ struct Running {
     log: std::fs::File,
     tail: Tail,
     status: Option<ExitStatus>,
-    session_finished: bool,
-    collected: Option<usize>,
 }
 
-/// Runs several pytest processes at once as one run: one progress display,
-/// one aggregate of events, every process stopped on Ctrl-C.
-pub fn run_many(
-    processes: &[Process],
-    echo: bool,
-    progress: &mut Progress,
-) -> anyhow::Result<Finished> {
+/// Runs the processes at once as one run, feeding their events and output
+/// to `sink`; every process is stopped on Ctrl-C, and nothing outlives the run.
+pub fn run(processes: &[Process], sink: &mut dyn FnMut(Feed)) -> anyhow::Result<Finished> {
     signals::install();
     let spawned_at = SystemTime::now();
     let started = Instant::now();
     let (tx, rx) = mpsc::channel::<(usize, String)>();
-    let mut running = Vec::new();
+    let mut running: Vec<Running> = Vec::new();
     for (i, p) in processes.iter().enumerate() {
-        let log = std::fs::File::create(p.output_log)
+        let log = std::fs::File::create(&p.output_log)
             .with_context(|| format!("cannot create `{}`", p.output_log.display()))?;
         let mut cmd = p.inv.command();
         cmd.process_group(0)
@@ -132,7 +127,6 @@ pub fn run_many(
             Ok(child) => child,
             Err(e) => {
                 for r in &running {
-                    let r: &Running = r;
                     signals::kill_group(r.pgid, libc::SIGKILL);
                 }
                 return Err(e)
@@ -153,9 +147,12 @@ pub fn run_many(
         for stream in streams.into_iter().flatten() {
             let tx = tx.clone();
             std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send((i, line)).is_err() {
+                let mut reader = BufReader::new(stream);
+                let mut line = Vec::new();
+                while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                    let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                    line.clear();
+                    if tx.send((i, text)).is_err() {
                         break;
                     }
                 }
@@ -167,74 +164,29 @@ pub fn run_many(
             log,
             tail: Tail::default(),
             status: None,
-            session_finished: false,
-            collected: None,
         });
     }
     drop(tx);
 
-    let mut state = RunState::default();
-    let mut counts = Counts::default();
-    let mut mismatch = Vec::new();
-    let mut in_mismatch = false;
-    let mut forwarded = 0;
-    let mut deadline: Option<Instant> = None;
-
-    let mut pump = |state: &mut RunState,
-                    counts: &mut Counts,
-                    progress: &mut Progress,
-                    running: &mut [Running]| {
+    let pump = |sink: &mut dyn FnMut(Feed), running: &mut [Running]| {
         while let Ok((i, line)) = rx.try_recv() {
             let _ = writeln!(running[i].log, "{line}");
-            if echo {
-                progress.println(&line);
-            }
-            if let Some(n) = collected_from_output(&line) {
-                running[i].collected = Some(n);
-                let total: usize = running.iter().filter_map(|r| r.collected).sum();
-                state.collected = Some(total);
-                progress.set_total(total);
-            }
-            if line.contains("Different tests were collected between") {
-                in_mismatch = true;
-            }
-            if in_mismatch && mismatch.len() < 40 {
-                mismatch.push(line.clone());
-            }
+            sink(Feed::Output(i, &line));
         }
         for (i, r) in running.iter_mut().enumerate() {
-            for line in r.tail.read_new(processes[i].reportlog) {
-                let Some(mut event) = parse_line(&line) else {
-                    continue;
-                };
-                match &mut event {
-                    Event::Test(report) if report.worker.is_none() => {
-                        report.worker.clone_from(&processes[i].worker)
-                    }
-                    Event::SessionFinish { .. } => {
-                        r.session_finished = true;
-                        // One process's session ending is not the run's.
-                        if processes.len() > 1 {
-                            continue;
-                        }
-                    }
-                    _ => {}
-                }
-                if let Some(test) = state.apply(&event).cloned() {
-                    counts.add(test.outcome);
-                    let done = state.done();
-                    progress.test_done(&test, done, counts);
-                }
+            for event in r.tail.read_new(&processes[i].events) {
+                sink(Feed::Event(i, event));
             }
         }
     };
 
+    let mut forwarded = 0;
+    let mut deadline: Option<Instant> = None;
     loop {
-        pump(&mut state, &mut counts, progress, &mut running);
+        pump(sink, &mut running);
         let received = signals::count();
         if received > forwarded {
             if forwarded == 0 {
-                progress.println("interrupted: stopping pytest and its workers (press Ctrl-C again to kill them)");
                 for r in running.iter().filter(|r| r.status.is_none()) {
                     signals::kill_group(r.pgid, libc::SIGINT);
                 }
@@ -269,26 +221,29 @@ pub fn run_many(
             signals::kill_group(r.pgid, libc::SIGKILL);
         }
     }
-    std::thread::sleep(Duration::from_millis(20));
-    pump(&mut state, &mut counts, progress, &mut running);
-    if processes.len() > 1 && running.iter().all(|r| r.session_finished) {
-        state.session_exit = Some(0);
+    // The output threads end when the pipes close; take every last line.
+    let until = Instant::now() + Duration::from_secs(2);
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok((i, line)) => {
+                let _ = writeln!(running[i].log, "{line}");
+                sink(Feed::Output(i, &line));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < until => {}
+            Err(_) => break,
+        }
     }
-    let exits: Vec<PytestExit> = running
-        .iter()
-        .map(|r| PytestExit::from_status(r.status.expect("every process was waited for")))
-        .collect();
+    pump(sink, &mut running);
     for r in &mut running {
         r.log.flush().ok();
     }
     Ok(Finished {
-        exit: exits[0],
-        exits,
-        finished: running.iter().map(|r| r.session_finished).collect(),
-        state,
+        exits: running
+            .iter()
+            .map(|r| PytestExit::from_status(r.status.expect("every process was waited for")))
+            .collect(),
         interrupted: forwarded > 0,
         spawned_at,
         wall,
-        mismatch,
     })
 }

@@ -1,96 +1,225 @@
-//! The collected node ids of a suite (`pytest --collect-only -q`), for plans
-//! and shards: every shard job collects the same list and so computes the
-//! same plan.
+//! What pytest collects, asked of pytest: a `--collect-only` session with
+//! the xtask's plugin, whose events list the node ids, the collection errors
+//! and the rootdir. Plans, shards and `init` use it; the user's `-q` or `-v`
+//! cannot change it. A collection is reused while no Python file, conftest
+//! or configuration file of the project changed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::durations::normalize;
+use crate::ctx::Ctx;
 use crate::error::UserError;
+use crate::events::CollectError;
+use crate::fsx;
+use crate::report::RunState;
 use crate::run::hash_seed;
+use crate::workers::Workers;
 
-use super::argv;
+use super::argv::{self, Spec};
+use super::child::{self, Feed, PytestExit};
+use super::plugin;
 
-/// Collects the node ids pytest would run with `extra` arguments.
+/// The tests pytest collects, in its order.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Collection {
+    pub ids: Vec<String>,
+    /// Files (or other collectors) that failed to collect.
+    pub errors: Vec<CollectedError>,
+    /// The rootdir pytest chose: node ids are relative to it.
+    pub rootdir: PathBuf,
+    /// The `testpaths` in effect, and the configuration file they came from.
+    pub testpaths: Vec<String>,
+    pub inifile: Option<String>,
+    /// Items left out by the selection (`-k`, `-m`).
+    pub deselected: usize,
+}
+
+/// A collection error, as kept with a collection.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CollectedError {
+    pub id: String,
+    pub msg: String,
+}
+
+impl From<&CollectError> for CollectedError {
+    fn from(e: &CollectError) -> Self {
+        CollectedError {
+            id: e.id.clone(),
+            msg: e.msg.clone(),
+        }
+    }
+}
+
+/// Runs a `--collect-only` session with `extra` arguments (the selection).
 pub fn collect(
     root: &Path,
     config: &Config,
     python: &Path,
     extra: &[String],
-) -> anyhow::Result<Vec<String>> {
-    Ok(collect_with_errors(root, config, python, extra)?.0)
-}
-
-/// The node ids, and the files that failed to collect (import errors and the
-/// like), which a run must still report.
-pub fn collect_with_errors(
-    root: &Path,
-    config: &Config,
-    python: &Path,
-    extra: &[String],
-) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+) -> anyhow::Result<Collection> {
+    let dir = tempfile::Builder::new()
+        .prefix(".collect-")
+        .tempdir_in(scratch_dir(root, config)?)
+        .context("cannot create a directory for the collection")?;
+    let events = dir.path().join("events.jsonl");
+    let plugin_dir = plugin::dir()?;
     let (seed, _) = hash_seed(config);
-    let mut extra = extra.to_vec();
-    extra.push("--continue-on-collection-errors".into());
-    let inv = argv::build_collect(python, root, config, &extra, seed);
-    let out = inv
-        .command()
-        .output()
-        .with_context(|| format!("cannot run `{}`", inv.display()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let code = out.status.code().unwrap_or(-1);
-    let errors = parse_errors(&stdout);
-    let tolerated = matches!(code, 0 | 5) || (matches!(code, 1 | 2) && !errors.is_empty());
-    if !tolerated {
-        let tail: Vec<&str> = stdout
-            .lines()
-            .rev()
-            .take(20)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+    let serial = Workers::Serial {
+        why: "collection".into(),
+    };
+    let inv = argv::build(
+        python,
+        root,
+        &Spec {
+            config,
+            workers: &serial,
+            dist: config.parallel.dist.value,
+            hash_seed: seed,
+            extra,
+            coverage_rc: None,
+            plugin_dir: &plugin_dir,
+            events: &events,
+            selection: None,
+            order: None,
+            worker: None,
+            collect_only: true,
+        },
+    );
+    let process = child::Process {
+        inv: inv.clone(),
+        events: events.clone(),
+        output_log: dir.path().join("output.log"),
+    };
+    let mut state = RunState::default();
+    let mut output: Vec<String> = Vec::new();
+    let finished = child::run(&[process], &mut |feed| match feed {
+        Feed::Event(i, event) => {
+            state.apply(i, &event);
+        }
+        Feed::Output(_, line) => output.push(line.to_string()),
+    })?;
+    if finished.interrupted {
+        anyhow::bail!("interrupted while collecting the tests");
+    }
+    let exit = finished.exits[0];
+    let tail = || {
+        let lines = &output[output.len().saturating_sub(20)..];
+        lines.join("\n")
+    };
+    let (Some(ids), Some(start)) = (
+        state.collected(),
+        state.processes.first().and_then(|p| p.start.as_ref()),
+    ) else {
         return Err(UserError::usage(
             format!(
-                "collecting the tests failed (pytest exit {code}):\n{}",
-                tail.join("\n")
+                "collecting the tests failed: pytest ended ({exit}) before it reported a collection{}",
+                if output.is_empty() { String::new() } else { format!(":\n{}", tail()) }
             ),
-            format!("run `{}` to see the errors", inv.display()),
+            format!("run `{}` to see why", inv.display()),
+        )
+        .into());
+    };
+    if exit == PytestExit::Usage {
+        return Err(UserError::usage(
+            format!("pytest rejected the collection command:\n{}", tail()),
+            format!("run `{}` to see why", inv.display()),
         )
         .into());
     }
-    Ok((parse_ids(&stdout), errors))
+    Ok(Collection {
+        ids: ids.into_iter().map(str::to_string).collect(),
+        errors: state
+            .collect_errors
+            .iter()
+            .map(CollectedError::from)
+            .collect(),
+        rootdir: PathBuf::from(&start.rootdir),
+        testpaths: start.testpaths.clone(),
+        inifile: start.inifile.clone(),
+        deselected: state.deselected(),
+    })
 }
 
-/// Files named in the `ERROR <path>` lines of the short summary.
-pub fn parse_errors(stdout: &str) -> Vec<String> {
-    stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("ERROR "))
-        .map(|rest| normalize(rest.split(" - ").next().unwrap_or(rest).trim()))
-        .collect()
+/// The directory collections and other scratch files go into.
+fn scratch_dir(root: &Path, config: &Config) -> anyhow::Result<PathBuf> {
+    let dir = root.join(&config.reports.dir.value);
+    fsx::create_reports_dir(&dir)?;
+    Ok(dir)
 }
 
-/// Node ids from `--collect-only -q` output: the lines before the first blank line.
-pub fn parse_ids(stdout: &str) -> Vec<String> {
-    stdout
-        .lines()
-        .take_while(|l| !l.trim().is_empty())
-        .filter(|l| l.contains("::") || l.ends_with(".py"))
-        .map(normalize)
-        .collect()
+#[derive(Serialize, Deserialize)]
+struct Cached {
+    key: String,
+    collection: Collection,
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ids_stop_at_the_summary() {
-        let out = "tests/a.py::t1\ntests/a.py::T::t2[x y]\n\n2 tests collected in 0.01s\n";
-        assert_eq!(
-            super::parse_ids(out),
-            vec!["tests/a.py::t1", "tests/a.py::T::t2[x y]"]
-        );
+fn cache_path(ctx: &Ctx, config: &Config) -> PathBuf {
+    ctx.root
+        .join(&config.reports.dir.value)
+        .join(".collected.json")
+}
+
+/// [`collect`], or the last collection with the same arguments while no
+/// file it depends on changed; the flag says which.
+pub fn collect_cached(
+    ctx: &Ctx,
+    config: &Config,
+    python: &Path,
+    extra: &[String],
+) -> anyhow::Result<(Collection, bool)> {
+    let key = key(ctx, config, python, extra);
+    let path = cache_path(ctx, config);
+    if let Some(cached) = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Cached>(&bytes).ok())
+        .filter(|c| c.key == key)
+    {
+        return Ok((cached.collection, true));
     }
+    let collection = collect(&ctx.root, config, python, extra)?;
+    fsx::atomic_write(
+        &path,
+        serde_json::to_vec(&Cached {
+            key,
+            collection: collection.clone(),
+        })?,
+    )?;
+    Ok((collection, false))
+}
+
+/// Forgets the cached collection (when pytest says a listed test is gone).
+pub fn forget(ctx: &Ctx, config: &Config) {
+    std::fs::remove_file(cache_path(ctx, config)).ok();
+}
+
+/// What a collection depends on: the arguments, the interpreter, the
+/// environment's seed, and every Python and configuration file of the
+/// project (path, size, modification time).
+fn key(ctx: &Ctx, config: &Config, python: &Path, extra: &[String]) -> String {
+    let mut hasher = Sha256::new();
+    for arg in extra.iter().chain(config.pytest.args.iter()) {
+        hasher.update(arg.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.update(python.to_string_lossy().as_bytes());
+    hasher.update(hash_seed(config).0.unwrap_or_default().as_bytes());
+    hasher.update(plugin::SOURCE.as_bytes());
+    let reports = ctx.root.join(&config.reports.dir.value);
+    for file in fsx::project_files(&ctx.root, &[&reports]) {
+        hasher.update(file.to_string_lossy().as_bytes());
+        if let Ok(meta) = file.metadata() {
+            hasher.update(meta.len().to_le_bytes());
+            if let Ok(d) = meta
+                .modified()
+                .map(|m| m.duration_since(std::time::UNIX_EPOCH))
+            {
+                hasher.update(d.unwrap_or_default().as_nanos().to_le_bytes());
+            }
+        }
+    }
+    fsx::hex(&hasher.finalize())
 }

@@ -20,7 +20,6 @@ pub const TOOLING: &[(&str, &str)] = &[
     ("xdist", "pytest-xdist>=3.5"),
     ("pytest_cov", "pytest-cov>=6"),
     ("coverage", "coverage>=7.10"),
-    ("pytest_reportlog", "pytest-reportlog>=0.4"),
 ];
 
 const STAMP_FILE: &str = ".xtask-setup";
@@ -119,7 +118,7 @@ pub fn ensure_with(ctx: &Ctx, config: &Config, force: bool) -> anyhow::Result<Py
         installer.create_venv(&interpreter, &venv)?;
     }
     std::fs::remove_file(&stamp_path).ok();
-    install(&installer, &ctx.root, config, &python)?;
+    install(&installer, &interpreter, &ctx.root, config, &python)?;
     check_tooling(&python, config)?;
     fsx::atomic_write(&stamp_path, &stamp)?;
     Ok(PythonEnv {
@@ -326,13 +325,83 @@ impl Installer {
         what: &str,
         hint: &str,
     ) -> anyhow::Result<()> {
+        self.install_with(python, args, &[], what)?
+            .map_err(|failed| step_error(failed, what, hint))
+    }
+
+    fn install_with(
+        &self,
+        python: &Path,
+        args: &[String],
+        options: &[&str],
+        what: &str,
+    ) -> anyhow::Result<Result<(), StepFailed>> {
         let mut cmd = self.command(python);
         cmd.arg("install");
         if matches!(self, Installer::Uv(_)) {
             cmd.arg("--python").arg(python);
         }
-        cmd.args(args);
-        run_step(&mut cmd, what, hint)
+        cmd.args(options).args(args);
+        try_step(&mut cmd, what)
+    }
+
+    /// Installs the project the way pip would: when uv cannot resolve the
+    /// project's own metadata (a source distribution that declares
+    /// `tool.uv.sources` it does not ship, a source kind uv does not know),
+    /// once more without the sources, then with pip (the base interpreter's,
+    /// aimed at the environment). Says which way worked and why.
+    fn install_project(
+        &self,
+        interpreter: &Path,
+        python: &Path,
+        args: &[String],
+        what: &str,
+        hint: &str,
+    ) -> anyhow::Result<()> {
+        let first = match self.install_with(python, args, &[], what)? {
+            Ok(()) => return Ok(()),
+            Err(failed) => failed,
+        };
+        if !matches!(self, Installer::Uv(_)) || is_network_error(&first.output) {
+            return Err(step_error(first, what, hint));
+        }
+        let why = first
+            .output
+            .lines()
+            .find(|l| l.contains("error"))
+            .unwrap_or("uv failed")
+            .trim()
+            .to_string();
+        eprintln!("setup: uv could not install the project ({why}); trying again without `tool.uv.sources`");
+        let second = match self.install_with(python, args, &["--no-sources"], what)? {
+            Ok(()) => {
+                eprintln!("setup: installed without `tool.uv.sources` (uv --no-sources)");
+                return Ok(());
+            }
+            Err(failed) => failed,
+        };
+        if is_network_error(&second.output) {
+            return Err(step_error(second, what, hint));
+        }
+        eprintln!("setup: uv failed again; trying pip, as `pip install` of the project would");
+        let mut pip = Command::new(interpreter);
+        pip.args([
+            "-m",
+            "pip",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--python",
+        ])
+        .arg(python)
+        .args(["install", "--root-user-action=ignore"])
+        .args(args);
+        match try_step(&mut pip, what)? {
+            Ok(()) => {
+                eprintln!("setup: installed with pip (uv could not resolve the project)");
+                Ok(())
+            }
+            Err(failed) => Err(step_error(failed, what, hint)),
+        }
     }
 
     /// Installs exactly the lock (uv removes anything else).
@@ -360,6 +429,7 @@ impl Installer {
 
 fn install(
     installer: &Installer,
+    interpreter: &Path,
     root: &Path,
     config: &Config,
     python: &Path,
@@ -383,7 +453,8 @@ fn install(
         if setup.lock.is_some() {
             // The lock pins the project's dependencies already.
             let what = "installing the project (editable)";
-            installer.install(
+            installer.install_project(
+                interpreter,
                 python,
                 &["--no-deps".into(), "-e".into(), target],
                 what,
@@ -399,7 +470,8 @@ fn install(
     }
     args.extend(setup.packages.iter().cloned());
     if !args.is_empty() {
-        installer.install(
+        installer.install_project(
+            interpreter,
             python,
             &args,
             "installing the project and its test dependencies",
@@ -460,22 +532,67 @@ pub fn check_tooling(python: &Path, config: &Config) -> anyhow::Result<()> {
     .into())
 }
 
-/// Runs one setup command, showing its output only when it fails.
-fn run_step(cmd: &mut Command, what: &str, hint: &str) -> anyhow::Result<()> {
+/// A setup command that failed, with what it printed.
+struct StepFailed {
+    status: std::process::ExitStatus,
+    output: String,
+}
+
+/// Runs one command quietly; its output is returned when it fails.
+fn try_step(cmd: &mut Command, what: &str) -> anyhow::Result<Result<(), StepFailed>> {
     let out = cmd
         .output()
         .with_context(|| format!("cannot start the command for {what}"))?;
     if out.status.success() {
-        return Ok(());
+        return Ok(Ok(()));
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let text = format!("{stdout}{stderr}");
-    let lines: Vec<&str> = text.lines().collect();
+    Ok(Err(StepFailed {
+        status: out.status,
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }))
+}
+
+/// Words of installers' messages that mean the package index could not be reached.
+const NETWORK_ERRORS: [&str; 9] = [
+    "error sending request",
+    "dns error",
+    "failed to lookup address",
+    "temporary failure in name resolution",
+    "connection refused",
+    "network is unreachable",
+    "could not connect",
+    "connecterror",
+    "failed to establish a new connection",
+];
+
+/// Whether an installer's output says the network failed.
+fn is_network_error(output: &str) -> bool {
+    let lower = output.to_lowercase();
+    NETWORK_ERRORS.iter().any(|e| lower.contains(e))
+}
+
+/// Shows the end of a failed step's output and turns it into the error the
+/// user sees; a network failure gets a hint of its own.
+fn step_error(failed: StepFailed, what: &str, hint: &str) -> anyhow::Error {
+    let lines: Vec<&str> = failed.output.lines().collect();
     eprintln!("---- output ----");
     for line in &lines[lines.len().saturating_sub(30)..] {
         eprintln!("{line}");
     }
     eprintln!("----------------");
-    Err(UserError::setup(format!("{what} failed ({})", out.status), hint).into())
+    let hint = if is_network_error(&failed.output) {
+        "the package index could not be reached: check the network or proxy (HTTPS_PROXY), or set UV_OFFLINE=1 to install only from uv's cache".to_string()
+    } else {
+        hint.to_string()
+    };
+    UserError::setup(format!("{what} failed ({})", failed.status), hint).into()
+}
+
+/// Runs one setup command, showing its output only when it fails.
+fn run_step(cmd: &mut Command, what: &str, hint: &str) -> anyhow::Result<()> {
+    try_step(cmd, what)?.map_err(|failed| step_error(failed, what, hint))
 }

@@ -1,8 +1,8 @@
 //! Everything that talks to Python: the environment, pytest's command line,
-//! the pytest child process, and its report log.
+//! the pytest child processes, the collection, and the xtask's own plugin.
 
 pub mod argv;
 pub mod child;
 pub mod collect;
 pub mod env;
-pub mod reportlog;
+pub mod plugin;

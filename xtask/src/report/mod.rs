@@ -6,37 +6,11 @@ pub mod progress;
 pub mod summary;
 pub mod timings;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::python::reportlog::{Event, Phase, RawOutcome, TestReport};
+use crate::events::{self, CollectError, Collected, Event, Finish, Start, Subtest, SubtestCounts};
 
-/// A test's final outcome, combining its setup, call and teardown phases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Outcome {
-    Passed,
-    Failed,
-    Error,
-    Skipped,
-    XFailed,
-    XPassed,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Passed => "passed",
-            Outcome::Failed => "failed",
-            Outcome::Error => "error",
-            Outcome::Skipped => "skipped",
-            Outcome::XFailed => "xfailed",
-            Outcome::XPassed => "xpassed",
-        }
-    }
-
-    pub fn is_failure(self) -> bool {
-        matches!(self, Outcome::Failed | Outcome::Error)
-    }
-}
+pub use crate::events::Outcome;
 
 /// Everything known about one test after the run.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +20,8 @@ pub struct TestResult {
     /// Setup + call + teardown seconds.
     pub duration: f64,
     pub worker: Option<String>,
-    pub item_index: Option<u64>,
+    /// The process of the run that reported it (0 for one pytest process).
+    pub process: usize,
     pub start: Option<f64>,
     pub stop: Option<f64>,
     pub message: Option<String>,
@@ -55,8 +30,9 @@ pub struct TestResult {
     pub crashed: bool,
     /// How many worker processes died running it (xdist may retry a crashed scope).
     pub crashes: usize,
-    /// All its phases have been reported.
-    pub done: bool,
+    /// Its subtests that did not pass, each with its own report.
+    pub subtests: Vec<Subtest>,
+    pub subtest_counts: SubtestCounts,
 }
 
 /// Totals per outcome.
@@ -71,10 +47,6 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn total(&self) -> usize {
-        self.passed + self.failed + self.errors + self.skipped + self.xfailed + self.xpassed
-    }
-
     pub fn add(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Passed => self.passed += 1,
@@ -106,176 +78,274 @@ impl Counts {
     }
 }
 
-/// A collector that failed (import error, syntax error, …).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CollectError {
-    pub nodeid: String,
-    pub message: String,
-    pub longrepr: String,
+/// What one pytest process of a run said about its session.
+#[derive(Debug, Clone, Default)]
+pub struct Process {
+    pub start: Option<Start>,
+    /// Its collection, or each xdist worker's.
+    pub collections: Vec<Collected>,
+    pub finish: Option<Finish>,
+    /// xdist workers that died: (worker, error).
+    pub workers_down: Vec<(String, String)>,
+    pub internal_errors: Vec<String>,
 }
 
-/// The aggregate of a run's events.
+impl Process {
+    /// What this process's session collected: its own list, or (under
+    /// xdist, where every worker collects the whole suite) the first worker's.
+    pub fn collected(&self) -> Option<&Collected> {
+        self.collections.first()
+    }
+}
+
+/// The aggregate of a run's events, from one pytest process or several.
 #[derive(Debug, Default)]
 pub struct RunState {
+    /// Every test that ended, in the order its event arrived.
     pub tests: Vec<TestResult>,
     index: HashMap<String, usize>,
     pub collect_errors: Vec<CollectError>,
-    /// Items pytest said it collected, when it said so.
-    pub collected: Option<usize>,
-    pub session_exit: Option<i64>,
-    pub session_started: bool,
+    pub processes: Vec<Process>,
+    /// Subtest reports wait here for their test's own event.
+    pending_subtests: HashMap<String, Vec<Subtest>>,
+    /// The tests a selection asked for (collected by the xtask beforehand):
+    /// what the count invariant holds such a run to, instead of what its
+    /// processes found.
+    pub expected: Option<Vec<String>>,
 }
 
 impl RunState {
-    /// The aggregate of a whole report log's text (lines that are not JSON are skipped).
-    pub fn from_log(text: &str) -> RunState {
+    /// The aggregate of a whole stream, which may hold several processes'
+    /// sessions one after another (a merged shards run): each `start` opens
+    /// the next process.
+    pub fn from_events(events: impl IntoIterator<Item = Event>) -> RunState {
         let mut state = RunState::default();
-        for event in text
-            .lines()
-            .filter_map(crate::python::reportlog::parse_line)
-        {
-            state.apply(&event);
+        let mut process = None::<usize>;
+        for event in events {
+            if matches!(event, Event::Start(_)) {
+                process = Some(process.map_or(0, |p| p + 1));
+            }
+            state.apply(process.unwrap_or(0), &event);
         }
         state
     }
 
-    /// Applies one event; returns the test it finished, if any.
-    pub fn apply(&mut self, event: &Event) -> Option<&TestResult> {
+    /// The aggregate of a stream file (missing: empty).
+    pub fn read(path: &std::path::Path) -> RunState {
+        RunState::from_events(events::read(path))
+    }
+
+    fn process_mut(&mut self, process: usize) -> &mut Process {
+        if self.processes.len() <= process {
+            self.processes.resize_with(process + 1, Process::default);
+        }
+        &mut self.processes[process]
+    }
+
+    /// Applies one event of process `process`; returns the test it ended, if any.
+    pub fn apply(&mut self, process: usize, event: &Event) -> Option<&TestResult> {
         match event {
-            Event::SessionStart => self.session_started = true,
-            Event::SessionFinish { exitstatus } => self.session_exit = Some(*exitstatus),
-            Event::CollectError {
-                nodeid,
-                message,
-                longrepr,
-            } => {
-                if !self.collect_errors.iter().any(|e| &e.nodeid == nodeid) {
-                    self.collect_errors.push(CollectError {
-                        nodeid: nodeid.clone(),
-                        message: message.clone(),
-                        longrepr: longrepr.clone(),
-                    });
+            Event::Start(start) => self.process_mut(process).start = Some(start.clone()),
+            Event::Collected(collected) => self
+                .process_mut(process)
+                .collections
+                .push(collected.clone()),
+            Event::CollectError(error) => {
+                if !self.collect_errors.iter().any(|e| e.id == error.id) {
+                    self.collect_errors.push(error.clone());
                 }
             }
-            Event::Test(report) => return self.apply_test(report),
-            Event::Other => {}
+            Event::Subtest(subtest) => self
+                .pending_subtests
+                .entry(subtest.id.clone())
+                .or_default()
+                .push(subtest.clone()),
+            Event::WorkerDown(down) => self
+                .process_mut(process)
+                .workers_down
+                .push((down.worker.clone(), down.error.clone())),
+            Event::InternalError { text } => {
+                self.process_mut(process).internal_errors.push(text.clone())
+            }
+            Event::Finish(finish) => self.process_mut(process).finish = Some(finish.clone()),
+            Event::Test(test) => return Some(self.apply_test(process, test)),
+            Event::Unknown => {}
         }
         None
     }
 
-    fn apply_test(&mut self, r: &TestReport) -> Option<&TestResult> {
-        let idx = *self.index.entry(r.nodeid.clone()).or_insert_with(|| {
-            self.tests.push(TestResult {
-                nodeid: r.nodeid.clone(),
-                outcome: Outcome::Passed,
-                duration: 0.0,
-                worker: None,
-                item_index: None,
-                start: None,
-                stop: None,
-                message: None,
-                longrepr: None,
-                crashed: false,
-                crashes: 0,
-                done: false,
-            });
-            self.tests.len() - 1
-        });
-        let t = &mut self.tests[idx];
-        t.duration += r.duration;
-        t.worker = r.worker.clone().or(t.worker.take());
-        t.item_index = r.item_index.or(t.item_index);
-        t.start = match (t.start, r.start) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+    fn apply_test(&mut self, process: usize, e: &events::TestEvent) -> &TestResult {
+        let subtests = self.pending_subtests.remove(&e.id).unwrap_or_default();
+        let result = TestResult {
+            nodeid: e.id.clone(),
+            outcome: e.outcome,
+            duration: e.dur,
+            worker: e.worker.clone(),
+            process,
+            start: e.start,
+            stop: e.stop,
+            message: e.msg.clone(),
+            longrepr: e.text.clone(),
+            crashed: e.crashed,
+            crashes: usize::from(e.crashed),
+            subtests,
+            subtest_counts: e.sub.unwrap_or_default(),
         };
-        t.stop = match (t.stop, r.stop) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        let set_failure = |t: &mut TestResult| {
-            t.message = r.message.clone();
-            t.longrepr = r.longrepr.clone();
-        };
-        match (r.phase, r.outcome) {
-            (Phase::Setup, RawOutcome::Failed) => {
-                t.outcome = Outcome::Error;
-                set_failure(t);
-            }
-            (Phase::Setup | Phase::Call, RawOutcome::Skipped) => {
-                t.outcome = if r.wasxfail {
-                    Outcome::XFailed
-                } else {
-                    Outcome::Skipped
+        let idx = match self.index.get(&e.id) {
+            // xdist re-runs a crashed worker's scope: the last report counts.
+            Some(&idx) => {
+                let crashes = self.tests[idx].crashes;
+                self.tests[idx] = TestResult {
+                    crashes: crashes + result.crashes,
+                    ..result
                 };
-                t.message = r.message.clone();
+                idx
             }
-            (Phase::Call, RawOutcome::Passed) => {
-                t.outcome = if r.wasxfail {
-                    Outcome::XPassed
-                } else {
-                    Outcome::Passed
-                }
+            None => {
+                self.index.insert(e.id.clone(), self.tests.len());
+                self.tests.push(result);
+                self.tests.len() - 1
             }
-            (Phase::Call, RawOutcome::Failed) => {
-                t.outcome = Outcome::Failed;
-                set_failure(t);
-            }
-            (Phase::Teardown, RawOutcome::Failed) if !t.outcome.is_failure() => {
-                t.outcome = Outcome::Error;
-                set_failure(t);
-            }
-            (Phase::Crash, _) => {
-                t.outcome = Outcome::Failed;
-                t.crashed = true;
-                t.crashes += 1;
-                set_failure(t);
-            }
-            _ => {}
-        }
-        let finished = matches!(r.phase, Phase::Teardown | Phase::Crash) && !t.done;
-        if finished {
-            t.done = true;
-        }
-        finished.then_some(&self.tests[idx])
+        };
+        &self.tests[idx]
     }
 
-    /// Marks the tests that started but never finished as crashed: their
-    /// process died under them.
-    pub fn mark_unfinished_crashed(&mut self, why: &str) -> Vec<String> {
-        let mut names = Vec::new();
-        for t in self.tests.iter_mut().filter(|t| !t.done) {
-            t.done = true;
-            t.crashed = true;
-            t.crashes += 1;
-            t.outcome = Outcome::Failed;
-            t.message = Some(why.to_string());
-            names.push(t.nodeid.clone());
+    /// The collected node ids of the whole run, in order: each process's
+    /// own collection, one after another (the shards engine's processes
+    /// collect disjoint shares). `None` when no process reported one.
+    pub fn collected(&self) -> Option<Vec<&str>> {
+        if let Some(expected) = &self.expected {
+            return Some(expected.iter().map(String::as_str).collect());
         }
-        names
+        let lists: Vec<&Collected> = self
+            .processes
+            .iter()
+            .filter_map(Process::collected)
+            .collect();
+        if lists.is_empty() {
+            return None;
+        }
+        Some(
+            lists
+                .iter()
+                .flat_map(|c| c.ids.iter().map(String::as_str))
+                .collect(),
+        )
+    }
+
+    /// How many tests the run collected, when known.
+    pub fn collected_count(&self) -> Option<usize> {
+        if let Some(expected) = &self.expected {
+            return Some(expected.len());
+        }
+        self.processes
+            .iter()
+            .filter_map(Process::collected)
+            .map(|c| c.ids.len())
+            .reduce(|a, b| a + b)
+    }
+
+    /// Items deselected by the selection, over every process.
+    pub fn deselected(&self) -> usize {
+        self.processes
+            .iter()
+            .filter_map(Process::collected)
+            .map(|c| c.deselected)
+            .sum()
+    }
+
+    /// Collected tests that never ended, in collection order.
+    pub fn not_run(&self) -> Vec<&str> {
+        self.collected()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|id| !self.index.contains_key(*id))
+            .collect()
+    }
+
+    /// xdist workers that collected other tests than the first worker:
+    /// (worker, first ids only it has, first ids only the first has).
+    pub fn collection_mismatches(&self) -> Vec<(String, Vec<String>, Vec<String>)> {
+        let mut out = Vec::new();
+        for process in &self.processes {
+            let Some((first, rest)) = process.collections.split_first() else {
+                continue;
+            };
+            let base: HashSet<&str> = first.ids.iter().map(String::as_str).collect();
+            for other in rest {
+                if other.ids == first.ids {
+                    continue;
+                }
+                let theirs: HashSet<&str> = other.ids.iter().map(String::as_str).collect();
+                let only = |a: &[String], b: &HashSet<&str>| -> Vec<String> {
+                    a.iter()
+                        .filter(|id| !b.contains(id.as_str()))
+                        .take(5)
+                        .cloned()
+                        .collect()
+                };
+                out.push((
+                    other.worker.clone().unwrap_or_default(),
+                    only(&other.ids, &base),
+                    only(&first.ids, &theirs),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Every process reported the end of its session.
+    pub fn sessions_finished(&self) -> bool {
+        !self.processes.is_empty() && self.processes.iter().all(|p| p.finish.is_some())
+    }
+
+    /// The rootdir pytest chose (node ids are relative to it).
+    pub fn rootdir(&self) -> Option<&str> {
+        self.processes
+            .iter()
+            .find_map(|p| p.start.as_ref())
+            .map(|s| s.rootdir.as_str())
+    }
+
+    /// Marks `ids` as crashed: their process died before they ended.
+    pub fn mark_crashed(&mut self, process: usize, ids: &[String], why: &str) {
+        for id in ids {
+            let event = events::TestEvent {
+                id: id.clone(),
+                outcome: Outcome::Failed,
+                dur: 0.0,
+                start: None,
+                stop: None,
+                worker: None,
+                msg: Some(why.to_string()),
+                text: None,
+                crashed: true,
+                sub: None,
+            };
+            self.apply_test(process, &event);
+        }
     }
 
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::default();
-        for t in self.tests.iter().filter(|t| t.done) {
+        for t in &self.tests {
             counts.add(t.outcome);
         }
         counts
     }
 
+    /// How many tests ended.
     pub fn done(&self) -> usize {
-        self.tests.iter().filter(|t| t.done).count()
+        self.tests.len()
     }
 
     pub fn failures(&self) -> impl Iterator<Item = &TestResult> {
-        self.tests
-            .iter()
-            .filter(|t| t.done && t.outcome.is_failure())
+        self.tests.iter().filter(|t| t.outcome.is_failure())
     }
 
     /// The `n` slowest finished tests, slowest first.
     pub fn slowest(&self, n: usize) -> Vec<&TestResult> {
-        let mut tests: Vec<&TestResult> = self.tests.iter().filter(|t| t.done).collect();
+        let mut tests: Vec<&TestResult> = self.tests.iter().collect();
         tests.sort_by(|a, b| {
             b.duration
                 .total_cmp(&a.duration)
@@ -287,7 +357,7 @@ impl RunState {
 }
 
 /// One process's finished tests in a run (an xdist worker, a shard, or
-/// `main`), from the report log's start/stop stamps.
+/// `main`), from the events' start/stop stamps.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Span {
     pub tests: usize,
@@ -300,13 +370,9 @@ pub struct Span {
 impl RunState {
     /// Per process, its finished, stamped tests; `crashed_too` counts the
     /// tests its process died running.
-    pub fn spans(&self, crashed_too: bool) -> std::collections::BTreeMap<String, Span> {
-        let mut per = std::collections::BTreeMap::new();
-        for t in self
-            .tests
-            .iter()
-            .filter(|t| t.done && (crashed_too || !t.crashed))
-        {
+    pub fn spans(&self, crashed_too: bool) -> BTreeMap<String, Span> {
+        let mut per = BTreeMap::new();
+        for t in self.tests.iter().filter(|t| crashed_too || !t.crashed) {
             let (Some(start), Some(stop)) = (t.start, t.stop) else {
                 continue;
             };
@@ -348,51 +414,34 @@ impl RunState {
     }
 }
 
-/// Reads pytest's "collected N items" / "N workers [M items]" lines.
-pub fn collected_from_output(line: &str) -> Option<usize> {
-    let line = line.trim();
-    let number_before = |text: &str, marker: &str| -> Option<usize> {
-        let pos = text.find(marker)?;
-        text[..pos]
-            .split(|c: char| !c.is_ascii_digit())
-            .rfind(|s| !s.is_empty())?
-            .parse()
-            .ok()
-    };
-    if line.starts_with("collected ") || line.starts_with("collecting ...") {
-        return number_before(line, " item");
-    }
-    if line.contains(" workers [") || line.contains(" worker [") {
-        return number_before(line, " item");
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::python::reportlog::parse_line;
+    use crate::events::parse_all;
+
+    fn test_line(id: &str, outcome: &str, extra: &str) -> String {
+        format!(r#"{{"e":"test","id":"{id}","outcome":"{outcome}","dur":0.1{extra}}}"#)
+    }
 
     #[test]
     fn overheads_come_from_first_starts_and_gaps_between_tests() {
-        let mut state = RunState::default();
+        let mut lines = String::new();
         for (i, worker) in ["gw0", "gw1"].iter().enumerate() {
             for t in 0..20 {
                 // Tests of 0.1 s with 0.01 s between them; gw1 starts 0.5 s later.
                 let start = 100.0 + 0.5 * i as f64 + 0.11 * t as f64;
-                for (when, from, to) in [
-                    ("setup", start, start),
-                    ("call", start, start + 0.1),
-                    ("teardown", start + 0.1, start + 0.1),
-                ] {
-                    let line = format!(
-                        r#"{{"nodeid":"t.py::{worker}_{t}","when":"{when}","outcome":"passed","duration":{},"start":{from},"stop":{to},"worker_id":"{worker}","$report_type":"TestReport"}}"#,
-                        to - from
-                    );
-                    state.apply(&parse_line(&line).expect("a test report"));
-                }
+                lines.push_str(&test_line(
+                    &format!("t.py::{worker}_{t}"),
+                    "passed",
+                    &format!(
+                        r#","start":{start},"stop":{},"worker":"{worker}""#,
+                        start + 0.1
+                    ),
+                ));
+                lines.push('\n');
             }
         }
+        let state = RunState::from_events(parse_all(&lines));
         let (first, per_test) = state.measured_overhead(false).expect("measured");
         assert!((first - 100.0).abs() < 1e-9);
         let (latest, _) = state.measured_overhead(true).expect("measured");
@@ -402,46 +451,61 @@ mod tests {
     }
 
     #[test]
-    fn collected_lines() {
-        assert_eq!(collected_from_output("collected 185 items"), Some(185));
-        assert_eq!(collected_from_output("collected 1 item"), Some(1));
-        assert_eq!(
-            collected_from_output("collected 20 items / 2 errors"),
-            Some(20)
-        );
-        assert_eq!(collected_from_output("2 workers [185 items]"), Some(185));
-        assert_eq!(collected_from_output("tests/test_a.py ..."), None);
+    fn collection_outcomes_and_the_tests_that_never_ended() {
+        let text = [
+            r#"{"e":"start","v":1,"rootdir":"/p"}"#.to_string(),
+            r#"{"e":"collected","ids":["a::ok","a::bad","a::sub","a::hang"]}"#.to_string(),
+            test_line("a::ok", "passed", ""),
+            test_line("a::bad", "failed", r#","msg":"a.py:3: boom""#),
+            r#"{"e":"subtest","id":"a::sub","desc":"(i=1)","outcome":"failed"}"#.to_string(),
+            test_line("a::sub", "failed", r#","sub":{"passed":2,"failed":1}"#),
+        ]
+        .join("\n");
+        let mut state = RunState::from_events(parse_all(&text));
+        assert_eq!(state.collected_count(), Some(4));
+        assert_eq!(state.not_run(), vec!["a::hang"]);
+        assert_eq!(state.rootdir(), Some("/p"));
+        assert!(!state.sessions_finished());
+        let sub = &state.tests[2];
+        assert_eq!((sub.subtests.len(), sub.subtest_counts.passed), (1, 2));
+        state.mark_crashed(0, &["a::hang".to_string()], "pytest died");
+        assert!(state.not_run().is_empty());
+        let counts = state.counts();
+        assert_eq!((counts.passed, counts.failed), (1, 3));
+        assert_eq!(state.failures().filter(|t| t.crashed).count(), 1);
     }
 
     #[test]
-    fn phases_combine_into_outcomes() {
-        let mut state = RunState::default();
-        let lines = [
-            r#"{"nodeid":"a::ok","when":"setup","outcome":"passed","duration":0.1,"$report_type":"TestReport"}"#,
-            r#"{"nodeid":"a::ok","when":"call","outcome":"passed","duration":0.2,"$report_type":"TestReport"}"#,
-            r#"{"nodeid":"a::ok","when":"teardown","outcome":"passed","duration":0.1,"$report_type":"TestReport"}"#,
-            r#"{"nodeid":"a::bad","when":"setup","outcome":"passed","duration":0,"$report_type":"TestReport"}"#,
-            r#"{"nodeid":"a::bad","when":"call","outcome":"failed","duration":0,"longrepr":"boom","$report_type":"TestReport"}"#,
-            r#"{"nodeid":"a::bad","when":"teardown","outcome":"passed","duration":0,"$report_type":"TestReport"}"#,
-            r#"{"nodeid":"a::xf","when":"setup","outcome":"passed","duration":0,"$report_type":"TestReport"}"#,
-            r#"{"nodeid":"a::xf","when":"call","outcome":"skipped","wasxfail":"","longrepr":["a",1,"x"],"duration":0,"$report_type":"TestReport"}"#,
-            r#"{"nodeid":"a::xf","when":"teardown","outcome":"passed","duration":0,"$report_type":"TestReport"}"#,
-            r#"{"nodeid":"a::err","when":"setup","outcome":"failed","longrepr":"fixture","duration":0,"$report_type":"TestReport"}"#,
-            r#"{"nodeid":"a::err","when":"teardown","outcome":"passed","duration":0,"$report_type":"TestReport"}"#,
-            r#"{"nodeid":"a::hang","when":"setup","outcome":"passed","duration":0,"$report_type":"TestReport"}"#,
-        ];
-        for line in lines {
-            state.apply(&parse_line(line).unwrap());
-        }
-        assert_eq!(state.done(), 4);
-        let crashed = state.mark_unfinished_crashed("pytest exited");
-        assert_eq!(crashed, vec!["a::hang".to_string()]);
-        let counts = state.counts();
+    fn processes_collect_shares_and_xdist_workers_collect_copies() {
+        // Two shard processes, one after another in a merged stream.
+        let shards = [
+            r#"{"e":"start","worker":"gw0"}"#,
+            r#"{"e":"collected","worker":"gw0","ids":["a::1","a::2"]}"#,
+            r#"{"e":"finish","exit":0}"#,
+            r#"{"e":"start","worker":"gw1"}"#,
+            r#"{"e":"collected","worker":"gw1","ids":["b::1"]}"#,
+            r#"{"e":"finish","exit":0}"#,
+        ]
+        .join("\n");
+        let state = RunState::from_events(parse_all(&shards));
+        assert_eq!(state.collected(), Some(vec!["a::1", "a::2", "b::1"]));
+        assert!(state.sessions_finished());
+        // One xdist controller whose workers disagree.
+        let xdist = [
+            r#"{"e":"start","xdist":true,"workers":2}"#,
+            r#"{"e":"collected","worker":"gw0","ids":["a::1","a::2"]}"#,
+            r#"{"e":"collected","worker":"gw1","ids":["a::2","a::3"]}"#,
+        ]
+        .join("\n");
+        let state = RunState::from_events(parse_all(&xdist));
+        assert_eq!(state.collected_count(), Some(2));
         assert_eq!(
-            (counts.passed, counts.failed, counts.errors, counts.xfailed),
-            (1, 2, 1, 1)
+            state.collection_mismatches(),
+            vec![(
+                "gw1".to_string(),
+                vec!["a::3".to_string()],
+                vec!["a::1".to_string()]
+            )]
         );
-        assert!((state.tests[0].duration - 0.4).abs() < 1e-9);
-        assert_eq!(state.slowest(1)[0].nodeid, "a::ok");
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::exit::ExitCode;
+use crate::verdict::{name_some, Verdict};
 
 use super::RunState;
 
@@ -10,13 +11,17 @@ use super::RunState;
 pub struct SummaryInput<'a> {
     pub title: &'a str,
     pub state: &'a RunState,
+    /// The count invariant's findings.
+    pub verdict: &'a Verdict,
     pub workers: String,
     pub notes: Vec<String>,
     pub wall_seconds: f64,
     pub phases: Vec<(&'static str, f64)>,
     pub reports: Vec<String>,
     pub reproduce: String,
-    pub verdict: ExitCode,
+    /// The end of pytest's own output, when only it explains the result.
+    pub pytest_said: Option<String>,
+    pub verdict_code: ExitCode,
     pub verdict_reason: String,
 }
 
@@ -32,8 +37,8 @@ pub fn render(input: &SummaryInput) -> String {
             let _ = writeln!(
                 out,
                 "COLLECTION ERROR {}\n{}",
-                error.nodeid,
-                indent(&tail(&error.longrepr, 15))
+                error.id,
+                indent(&tail(&error.text, 15))
             );
         }
         for t in failures.iter().take(20) {
@@ -50,6 +55,18 @@ pub fn render(input: &SummaryInput) -> String {
                 "FAILED"
             };
             let _ = writeln!(out, "{label} {}{worker}", t.nodeid);
+            for sub in &t.subtests {
+                let _ = writeln!(
+                    out,
+                    "  SUBTEST {} {}{}",
+                    sub.outcome.as_str().to_uppercase(),
+                    sub.desc,
+                    sub.msg
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                );
+            }
             if let Some(text) = t.longrepr.as_deref().filter(|s| !s.trim().is_empty()) {
                 let _ = writeln!(out, "{}", indent(&tail(text, 12)));
             } else if let Some(msg) = &t.message {
@@ -59,22 +76,21 @@ pub fn render(input: &SummaryInput) -> String {
         if failures.len() > 20 {
             let _ = writeln!(
                 out,
-                "… and {} more (see the report log)",
+                "… and {} more (see the event stream)",
                 failures.len() - 20
             );
         }
     }
     let _ = writeln!(out, "\n── {} summary ──", input.title);
-    let collected = state
-        .collected
-        .map(|c| format!(" of {c} collected"))
-        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "tests:     {} run{collected}: {}",
-        counts.total(),
+        "tests:     {}: {}",
+        input.verdict.ran_line(),
         counts.describe()
     );
+    if !input.verdict.not_run.is_empty() {
+        let _ = writeln!(out, "not run:   {}", name_some(&input.verdict.not_run));
+    }
     if !state.collect_errors.is_empty() {
         let _ = writeln!(
             out,
@@ -108,10 +124,17 @@ pub fn render(input: &SummaryInput) -> String {
         let _ = writeln!(out, "reports:   {}", input.reports.join(", "));
     }
     let _ = writeln!(out, "reproduce: {}", input.reproduce);
-    let status = if input.verdict == ExitCode::Ok {
+    if let Some(said) = &input.pytest_said {
+        let _ = writeln!(out, "pytest said:\n{}", indent(said));
+    }
+    let status = if input.verdict_code == ExitCode::Ok {
         "ok".to_string()
     } else {
-        format!("{} (exit {})", input.verdict_reason, input.verdict.code())
+        format!(
+            "{} (exit {})",
+            input.verdict_reason,
+            input.verdict_code.code()
+        )
     };
     let _ = writeln!(out, "result:    {status}");
     let _ = writeln!(out, "{}", counts.describe());

@@ -34,7 +34,7 @@ pub fn group_end(github_actions: bool) {
     }
 }
 
-/// Per-worker busy time and the run's efficiency, from the report log's
+/// Per-worker busy time and the run's efficiency, from the events'
 /// start/stop stamps: efficiency = test time / (workers × execution wall).
 pub fn utilization(state: &RunState, workers: u16) -> (Option<f64>, Vec<WorkerUse>) {
     let mut per = state.spans(true);
@@ -292,7 +292,7 @@ pub fn render(input: &TimingsInput) -> String {
 
     out.push_str("## Worker utilization\n\n");
     if current.worker_use.is_empty() {
-        out.push_str("No per-test timestamps in this run's report log.\n\n");
+        out.push_str("No per-test timestamps in this run's events.\n\n");
     } else {
         let _ = writeln!(
             out,
@@ -677,13 +677,11 @@ mod tests {
     fn utilization_counts_idle_workers() {
         let mut state = RunState::default();
         for (id, worker, start, stop) in [("a", "gw0", 100.0, 101.0), ("b", "gw0", 101.0, 103.0)] {
-            for (when, outcome) in [("call", "passed"), ("teardown", "passed")] {
-                let line = format!(
-                    "{{\"nodeid\":\"{id}\",\"when\":\"{when}\",\"outcome\":\"{outcome}\",\"duration\":{},\"start\":{start},\"stop\":{stop},\"worker_id\":\"{worker}\",\"$report_type\":\"TestReport\"}}",
-                    if when == "call" { stop - start } else { 0.0 }
-                );
-                state.apply(&crate::python::reportlog::parse_line(&line).unwrap());
-            }
+            let line = format!(
+                "{{\"e\":\"test\",\"id\":\"{id}\",\"outcome\":\"passed\",\"dur\":{},\"start\":{start},\"stop\":{stop},\"worker\":\"{worker}\"}}",
+                stop - start
+            );
+            state.apply(0, &crate::events::parse_line(&line).unwrap());
         }
         let (efficiency, uses) = utilization(&state, 2);
         assert_eq!(uses.len(), 2);

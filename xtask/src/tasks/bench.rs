@@ -527,18 +527,33 @@ fn engines(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
         vec![cmd]
     };
     // The reference: bare pytest processes on the lists the shards engine
-    // wrote, started at once, with no reports and no xtask around them.
+    // wrote, started at once, with no reports and no xtask around them (the
+    // plugin only selects each list's tests: it writes no events).
     let lists_dir = ctx.root.join(&config.reports.dir.value).join("shards");
     let (seed, _) = crate::run::hash_seed(&config);
+    let plugin_dir = crate::python::plugin::dir()?;
+    let rootdir = crate::python::collect::collect_cached(ctx, &config, &env.python, &[])?
+        .0
+        .rootdir;
     let bare = || -> Vec<Command> {
         (0..workers)
-            .map(|i| lists_dir.join(format!("gw{i}.txt")))
-            .filter(|list| list.exists())
-            .map(|list| {
+            .map(|i| lists_dir.join(format!("gw{i}")))
+            .filter(|dir| dir.join("select-ids.txt").exists())
+            .map(|dir| {
                 let mut cmd = Command::new(&env.python);
                 cmd.current_dir(&ctx.root)
-                    .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-                    .arg(format!("@{}", list.display()));
+                    .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0"])
+                    .args(["-p", crate::python::plugin::MODULE])
+                    .arg(format!("--rootdir={}", rootdir.display()))
+                    .arg(format!("@{}", dir.join("select-args.txt").display()))
+                    .env(
+                        "PYTHONPATH",
+                        crate::python::plugin::python_path(&plugin_dir),
+                    )
+                    .env(
+                        crate::python::plugin::SELECT_VAR,
+                        dir.join("select-ids.txt"),
+                    );
                 if let Some(seed) = &seed {
                     cmd.env("PYTHONHASHSEED", seed);
                 }
@@ -566,7 +581,7 @@ fn engines(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
     time_all(variants[0].1())?;
     time_all(variants[3].1())?;
     println!("engines on {}: {runs} rounds, {workers} workers, each round runs every variant (rotating order)", ctx.root.display());
-    println!("  (bare processes: plain `python -m pytest @gw<i>.txt` on the shards engine's lists, all at once, no reports: the reference)");
+    println!("  (bare processes: plain `python -m pytest` on the shards engine's lists, all at once, no reports: the reference)");
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for round in 0..runs {
         for k in 0..variants.len() {

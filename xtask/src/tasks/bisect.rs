@@ -2,11 +2,11 @@
 //!
 //! For a test that failed in the last run but passes alone, the tests that
 //! ran before it *in the same process* (its xdist worker, or its shard
-//! process, from the report log) are the suspects. Bisecting them takes at
+//! process, from the event stream) are the suspects. Bisecting them takes at
 //! most ⌈log₂ n⌉ + 2 pytest runs for n suspects: one with all of them (the
 //! failure must reproduce), one with the test alone (it must pass), then one
-//! per halving. Each run is serial, in a fresh process, with the node ids
-//! given to pytest in order through an `@file` list.
+//! per halving. Each run is serial, in a fresh process, and runs exactly
+//! the given node ids in the given order (the xtask's plugin selects them).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use crate::ctx::Ctx;
 use crate::error::UserError;
 use crate::exit::ExitCode;
 use crate::fsx::{self, relative};
-use crate::python::argv::{self, quote, ReportPaths};
+use crate::python::argv::{quote, ReportPaths, Selection};
 use crate::python::env::{self, PythonEnv};
 use crate::report::{RunState, TestResult};
 use crate::run::{self, RunRequest};
@@ -27,15 +27,15 @@ use super::triage::plain_id;
 /// Exit codes: 0 when the polluter is found; 1 when the failure is not
 /// pollution by an earlier test in its process (it fails alone, it does not
 /// fail again after its predecessors, or nothing ran before it); 2 when the
-/// test is not in the last run's report log or did not fail there.
+/// test is not in the last run's events or did not fail there.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit codes: 0 polluter found; 1 not caused by an earlier test in its \
     process (fails alone, does not reproduce, or ran first); 2 the test is not in the last \
-    run's report log, or did not fail there."
+    run's events, or did not fail there."
 )]
 pub struct Args {
-    /// The failing test, as in the report log (e.g. `tests/test_x.py::test_y`).
+    /// The failing test, as in the last run's events (e.g. `tests/test_x.py::test_y`).
     #[arg(value_name = "NODE_ID")]
     pub node_id: String,
 }
@@ -72,7 +72,7 @@ pub fn predecessors(state: &RunState, target: &TestResult) -> Vec<String> {
         .tests
         .iter()
         .take_while(|t| t.nodeid != target.nodeid)
-        .filter(|t| t.worker == target.worker)
+        .filter(|t| t.process == target.process && t.worker == target.worker)
         .map(|t| plain_id(&t.nodeid).to_string())
         .collect()
 }
@@ -99,6 +99,7 @@ pub fn bisect(
     env: &PythonEnv,
     target: &str,
     suspects: &[String],
+    rootdir: &Path,
 ) -> anyhow::Result<Bisected> {
     if suspects.is_empty() {
         return Ok(Bisected::RanFirst);
@@ -118,7 +119,6 @@ pub fn bisect(
     let mut fails_after = |tests: &[String]| -> anyhow::Result<bool> {
         runs += 1;
         let run_dir = base.join(format!("run-{runs}"));
-        let list = run_dir.join("tests.txt");
         let mut ids: Vec<String> = tests.to_vec();
         ids.push(target.to_string());
         let req = request(
@@ -126,16 +126,20 @@ pub fn bisect(
                 "bisect run {runs}: {} test(s), then the target",
                 tests.len()
             ),
-            vec![argv::arg_file(&ctx.root, &list, &ids)?],
+            ids,
+            rootdir,
             run_dir,
         );
-        run::run_suite_unrecorded(ctx, config, env, &req)?;
+        let result = run::run_suite(ctx, config, env, &req)?;
         if signals::interrupted() {
             anyhow::bail!("interrupted");
         }
-        let log = std::fs::read_to_string(&req.reports.reportlog).unwrap_or_default();
-        let state = RunState::from_log(&log);
-        match state.tests.iter().find(|t| plain_id(&t.nodeid) == target) {
+        match result
+            .state
+            .tests
+            .iter()
+            .find(|t| plain_id(&t.nodeid) == target)
+        {
             Some(t) => Ok(t.outcome.is_failure()),
             None => Err(UserError::usage(
                 format!("pytest did not run `{target}` in bisect run {runs}"),
@@ -173,6 +177,7 @@ pub fn bisect(
         &request(
             "reproduce".into(),
             vec![polluter.clone(), target.to_string()],
+            rootdir,
             base.join("reproduce"),
         ),
     )
@@ -185,12 +190,16 @@ pub fn bisect(
     }))
 }
 
-/// A serial run of the given arguments, alone in its own reports directory.
-fn request(title: String, extra: Vec<String>, dir: PathBuf) -> RunRequest {
+/// A serial run of exactly `ids`, in order, alone in its own reports directory.
+fn request(title: String, ids: Vec<String>, rootdir: &Path, dir: PathBuf) -> RunRequest {
     RunRequest::probe(
         title,
         "bisect: one process, tests in the given order",
-        extra,
+        Selection {
+            ids,
+            rootdir: rootdir.to_path_buf(),
+            also: Vec::new(),
+        },
         dir,
     )
 }
@@ -200,14 +209,14 @@ fn slug_dir(id: &str) -> String {
     super::triage::slug(id)
 }
 
-/// Reads the last run's report log.
+/// Reads the last run's event stream.
 pub fn last_run(ctx: &Ctx, config: &Config) -> anyhow::Result<(RunState, PathBuf)> {
-    let path = ReportPaths::new(&ctx.root, config).reportlog;
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok((RunState::from_log(&text), path)),
+    let path = ReportPaths::new(&ctx.root, config).events;
+    match std::fs::metadata(&path) {
+        Ok(_) => Ok((RunState::read(&path), path)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(UserError::usage(
             format!(
-                "no report log at `{}`: there is no last run to look at",
+                "no event stream at `{}`: there is no last run to look at",
                 relative(&path, &ctx.root).display()
             ),
             "run the suite first, e.g. `cargo xtask pytest-parallel`",
@@ -215,6 +224,14 @@ pub fn last_run(ctx: &Ctx, config: &Config) -> anyhow::Result<(RunState, PathBuf
         .into()),
         Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read `{}`", path.display()))),
     }
+}
+
+/// The rootdir of the last run, which node ids are relative to.
+pub fn rootdir(ctx: &Ctx, state: &RunState) -> PathBuf {
+    state
+        .rootdir()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ctx.root.clone())
 }
 
 /// Finds `id` in the run, by its id in the log or without xdist's `@group`.
@@ -236,7 +253,7 @@ fn not_found(state: &RunState, id: &str, log: &Path, root: &Path) -> UserError {
         .map(|(_, t)| plain_id(&t.nodeid).to_string());
     UserError::usage(
         format!(
-            "`{id}` is not in the last run's report log (`{}`, {} tests)",
+            "`{id}` is not in the last run's events (`{}`, {} tests)",
             relative(log, root).display(),
             state.tests.len()
         ),
@@ -277,7 +294,14 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         run_bound(suspects.len()),
         suspects.len()
     );
-    let result = bisect(ctx, &config, &env, &target, &suspects)?;
+    let result = bisect(
+        ctx,
+        &config,
+        &env,
+        &target,
+        &suspects,
+        &rootdir(ctx, &state),
+    )?;
     print!("{}", describe(&target, &place, suspects.len(), &result));
     Ok(match result {
         Bisected::Found(_) => ExitCode::Ok,
@@ -359,10 +383,10 @@ mod tests {
         ] {
             let _ = writeln!(
                 log,
-                r#"{{"nodeid": "{id}", "when": "setup", "outcome": "passed", "worker_id": "{worker}", "$report_type": "TestReport"}}"#
+                r#"{{"e": "test", "id": "{id}", "outcome": "passed", "worker": "{worker}"}}"#
             );
         }
-        let state = RunState::from_log(&log);
+        let state = RunState::from_events(crate::events::parse_all(&log));
         let victim = find(&state, "c.py::victim").unwrap();
         assert_eq!(
             predecessors(&state, victim),

@@ -10,7 +10,7 @@ use crate::gen::{self, write::Mode};
 use crate::python::argv::ReportPaths;
 use crate::python::env;
 use crate::report::timings;
-use crate::run::{self, RunRequest, SummaryMode};
+use crate::run::{self, Recording, RunRequest, SummaryMode};
 use crate::signals;
 use crate::workers::{self, Task};
 
@@ -69,13 +69,15 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         dist: config.parallel.dist.value,
         coverage: !args.no_cov,
         extra: Vec::new(),
-        order: Vec::new(),
+        selection: None,
+        order: None,
         echo: false,
         summary: SummaryMode::Full,
         reports: ReportPaths::new(&ctx.root, &config),
         notes: Vec::new(),
         threshold: true,
         engine: config.parallel.engine,
+        recording: Recording::Full,
     };
     let result = run::run_suite(ctx, &config, &env, &req)?;
     eprintln!(

@@ -1,17 +1,23 @@
 //! `cargo xtask init`: write a starter testing.toml for an existing Python
-//! project by inspecting it: test paths, the package, and where its test
-//! dependencies are declared.
+//! project by inspecting it (the package, where its test dependencies are
+//! declared) and by asking pytest: the environment is set up, pytest
+//! collects the project as plain `pytest` at its root would, and the test
+//! paths `init` writes are kept only if they collect exactly those tests.
+//! The project's own pytest configuration is used as it is: `testpaths` it
+//! sets are never overridden.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use toml_edit::{value, Array, DocumentMut};
 
-use crate::config::{self, DEFAULTS_TOML, FILE_NAME};
+use crate::config::{self, Config, DEFAULTS_TOML, FILE_NAME};
 use crate::ctx::Ctx;
 use crate::error::UserError;
 use crate::exit::ExitCode;
 use crate::fsx;
+use crate::python::{collect, env};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,6 +27,15 @@ pub struct Args {
     /// Print the config instead of writing it.
     #[arg(long)]
     pub stdout: bool,
+    /// The test paths to write (`project.test-paths`); refused when they
+    /// collect fewer tests than plain pytest, or when the project's pytest
+    /// configuration sets `testpaths` itself.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub test_paths: Vec<String>,
+    /// Use this existing virtual environment as it is (`setup.enabled = false`)
+    /// instead of creating `.venv`.
+    #[arg(long, value_name = "DIR")]
+    pub use_venv: Option<PathBuf>,
 }
 
 /// What inspection found.
@@ -32,6 +47,8 @@ pub struct Detected {
     pub requirements: Vec<String>,
     pub packages: Vec<String>,
     pub notes: Vec<String>,
+    /// An existing environment to use as it is.
+    pub venv: Option<String>,
 }
 
 const DEP_NAMES: [&str; 4] = ["test", "tests", "testing", "dev"];
@@ -45,25 +62,149 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
-    let detected = detect(&ctx.root)?;
+    let mut detected = detect(&ctx.root)?;
+    if let Some(venv) = &args.use_venv {
+        let python = venv.join("bin").join("python");
+        if !python.exists() {
+            return Err(UserError::usage(
+                format!("`--use-venv {}` has no `bin/python`", venv.display()),
+                "pass the directory of an existing virtual environment",
+            )
+            .into());
+        }
+        let venv = venv.canonicalize().unwrap_or_else(|_| venv.clone());
+        detected.venv = Some(venv.display().to_string());
+    }
+    // Ask pytest what a plain run at the root collects, in the environment
+    // the config describes.
+    let config = config::parse_str(&render(&detected)?)
+        .map_err(|e| anyhow::format_err!("internal error: init produced an invalid config: {e}"))?;
+    let python = env::ensure(ctx, &config)
+        .context("setting up the environment to ask pytest what it collects")?
+        .python;
+    let plain = collect::collect(&ctx.root, &config, &python, &[])?;
+    eprintln!(
+        "init: plain `pytest` collects {} tests (rootdir {}{}{})",
+        plain.ids.len(),
+        plain.rootdir.display(),
+        plain
+            .inifile
+            .as_deref()
+            .map(|f| format!(", configuration {f}"))
+            .unwrap_or_default(),
+        match plain.errors.len() {
+            0 => String::new(),
+            n => format!(", {n} collection error(s)"),
+        }
+    );
+    detected.test_paths = choose_test_paths(ctx, &config, &python, &plain, &args.test_paths)?;
     let text = render(&detected)?;
     // The starter config must itself be valid.
     config::parse_str(&text)
-        .map_err(|e| anyhow::anyhow!("internal error: init produced an invalid config: {e}"))?;
+        .map_err(|e| anyhow::format_err!("internal error: init produced an invalid config: {e}"))?;
+    for note in &detected.notes {
+        eprintln!("  {note}");
+    }
     if args.stdout {
         print!("{text}");
         return Ok(ExitCode::Ok);
     }
     fsx::atomic_write(&target, &text)?;
     eprintln!("wrote {}", target.display());
-    for note in &detected.notes {
-        eprintln!("  {note}");
-    }
     eprintln!(
         "next: cargo xtask -C {} pytest-parallel",
         ctx.root.display()
     );
     Ok(ExitCode::Ok)
+}
+
+/// The test paths to write: the user's, the project's own `testpaths`, or
+/// a `tests` directory, each kept only when it collects every test plain
+/// pytest collects; otherwise none (pytest's own discovery stays).
+fn choose_test_paths(
+    ctx: &Ctx,
+    config: &Config,
+    python: &Path,
+    plain: &collect::Collection,
+    asked: &[String],
+) -> anyhow::Result<Vec<String>> {
+    if !plain.testpaths.is_empty() {
+        let file = plain.inifile.as_deref().unwrap_or("its configuration");
+        if !asked.is_empty() && asked != plain.testpaths.as_slice() {
+            return Err(UserError::usage(
+                format!(
+                    "the project's pytest configuration ({file}) sets `testpaths = {}`; init never overrides it",
+                    plain.testpaths.join(" ")
+                ),
+                "drop `--test-paths`, or change `testpaths` in the project's own configuration",
+            )
+            .into());
+        }
+        eprintln!(
+            "init: test paths {} from the project's `testpaths` ({file})",
+            plain.testpaths.join(", ")
+        );
+        return Ok(plain.testpaths.clone());
+    }
+    let candidates: Vec<String> = if asked.is_empty() {
+        ["tests", "test"]
+            .iter()
+            .filter(|d| ctx.root.join(d).is_dir())
+            .take(1)
+            .map(|d| d.to_string())
+            .collect()
+    } else {
+        asked.to_vec()
+    };
+    if candidates.is_empty() {
+        eprintln!("init: no test paths: pytest discovers the tests from the rootdir, as plain `pytest` does");
+        return Ok(Vec::new());
+    }
+    for path in &candidates {
+        if !ctx.root.join(path).exists() {
+            return Err(UserError::usage(
+                format!("test path `{path}` does not exist in the project"),
+                "pass directories or files relative to the project root",
+            )
+            .into());
+        }
+    }
+    let mut args: Vec<String> = candidates.clone();
+    args.push(format!("--rootdir={}", plain.rootdir.display()));
+    let chosen = collect::collect(&ctx.root, config, python, &args)?;
+    let theirs: HashSet<&str> = chosen.ids.iter().map(String::as_str).collect();
+    let missing: Vec<&str> = plain
+        .ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !theirs.contains(id))
+        .collect();
+    if missing.is_empty() {
+        eprintln!(
+            "init: test paths {} collect all {} tests",
+            candidates.join(", "),
+            plain.ids.len()
+        );
+        return Ok(candidates);
+    }
+    let message = format!(
+        "test paths {} collect {} of the {} tests plain `pytest` collects (not e.g. `{}`)",
+        candidates.join(", "),
+        plain.ids.len() - missing.len(),
+        plain.ids.len(),
+        missing[0]
+    );
+    if !asked.is_empty() {
+        return Err(UserError::usage(
+            message,
+            "pass test paths that hold every test, or none: pytest then discovers them from the rootdir",
+        )
+        .into());
+    }
+    eprintln!(
+        "init: {message}: writing no test paths, so pytest discovers the tests from the rootdir"
+    );
+    Ok(Vec::new())
 }
 
 /// Inspects the project at `root`.
@@ -111,66 +252,6 @@ pub fn detect(root: &Path) -> anyhow::Result<Detected> {
             root_pkgs.join(", ")
         ));
     }
-
-    // Test paths: the pytest config's testpaths, then the usual directories.
-    if let Some(paths) = pyproject.as_ref().and_then(|p| {
-        p.get("tool")?
-            .get("pytest")?
-            .get("ini_options")?
-            .get("testpaths")?
-            .as_array()
-            .cloned()
-    }) {
-        d.test_paths = paths
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .filter(|p| root.join(p).exists())
-            .collect();
-    }
-    if d.test_paths.is_empty() {
-        d.test_paths = ["tests", "test", "testing"]
-            .iter()
-            .filter(|t| root.join(t).is_dir())
-            .map(|t| t.to_string())
-            .collect();
-    }
-    if d.test_paths.is_empty() {
-        let base = if src.is_empty() {
-            PathBuf::new()
-        } else {
-            PathBuf::from("src")
-        };
-        for pkg in &d.source {
-            for t in ["tests", "test"] {
-                let p = base.join(pkg).join(t);
-                if root.join(&p).is_dir() {
-                    d.test_paths.push(p.to_string_lossy().into_owned());
-                }
-            }
-        }
-    }
-    if d.test_paths.is_empty() && !d.source.is_empty() {
-        // Tests living inside the package itself.
-        d.test_paths = d
-            .source
-            .iter()
-            .map(|p| {
-                if src.is_empty() {
-                    p.clone()
-                } else {
-                    format!("src/{p}")
-                }
-            })
-            .collect();
-    }
-    if d.test_paths.is_empty() {
-        return Err(UserError::usage(
-            format!("no tests found in `{}`", root.display()),
-            "expected a `tests/` directory or tests inside the package; write testing.toml by hand with `project.test-paths`",
-        )
-        .into());
-    }
-    d.notes.push(format!("tests: {}", d.test_paths.join(", ")));
 
     // Test dependencies: extras, dependency groups, requirements files.
     if let Some(pyproject) = &pyproject {
@@ -260,5 +341,9 @@ pub fn render(d: &Detected) -> anyhow::Result<String> {
     doc["setup"]["extras"] = array(&d.extras);
     doc["setup"]["requirements"] = array(&d.requirements);
     doc["setup"]["packages"] = array(&d.packages);
+    if let Some(venv) = &d.venv {
+        doc["project"]["venv"] = value(venv.as_str());
+        doc["setup"]["enabled"] = value(false);
+    }
     Ok(doc.to_string())
 }

@@ -18,9 +18,10 @@ use crate::fsx::{self, relative};
 use crate::junit;
 use crate::python::env;
 use crate::report::history::{self, RunRecord};
-use crate::report::Outcome;
+use crate::report::{Outcome, RunState};
 use crate::run::{self, durations_path};
 use crate::tasks::shard::{ShardInfo, SHARD_FILE};
+use crate::verdict;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -54,22 +55,30 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     shards.sort_by_key(|(_, info)| info.index);
 
     let reports_dir = ctx.root.join(&config.reports.dir.value);
-    std::fs::create_dir_all(&reports_dir)
-        .with_context(|| format!("cannot create `{}`", reports_dir.display()))?;
+    fsx::create_reports_dir(&reports_dir)?;
 
-    // One JUnit file.
-    let texts: Vec<String> = shards
-        .iter()
-        .filter(|(_, i)| i.tests > 0)
-        .map(|(dir, _)| {
-            std::fs::read_to_string(dir.join("junit.xml"))
-                .with_context(|| format!("`{}` has no junit.xml", dir.display()))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let merged = junit::merge(&texts)?;
+    // One event stream, and the count invariant over every shard: each test
+    // of the collected suite planned exactly once, and each planned test ran.
+    let mut events = Vec::new();
+    for (dir, _) in &shards {
+        let mut text = std::fs::read(dir.join("events.jsonl")).unwrap_or_default();
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            text.push(b'\n');
+        }
+        events.extend(text);
+    }
+    let mut state =
+        RunState::from_events(crate::events::parse_all(&String::from_utf8_lossy(&events)));
+    state.expected = Some(
+        shards
+            .iter()
+            .flat_map(|(_, info)| info.planned.iter().cloned())
+            .collect(),
+    );
+    let verdict = verdict::judge(&state, &[], false);
+    fsx::atomic_write(&reports_dir.join("events.jsonl"), &events)?;
     let junit_path = reports_dir.join("junit.xml");
-    fsx::atomic_write(&junit_path, &merged)?;
-    let cases = junit::parse(&merged)?;
+    fsx::atomic_write(&junit_path, junit::render(&state, "pytest")?)?;
 
     // One durations store.
     let store_path = durations_path(ctx, &config);
@@ -84,13 +93,17 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
 
     // One coverage report, judged on the merged data.
     let cov_paths = CoveragePaths::new(&reports_dir);
-    let mut code = if cases.iter().any(|c| c.outcome.is_failure())
-        || shards.iter().any(|(_, i)| i.exit != 0 && i.exit != 4)
+    let mut code = verdict.code;
+    let mut reason = verdict.reason.clone();
+    if let Some((_, bad)) = shards
+        .iter()
+        .find(|(_, i)| i.exit != 0 && i.exit != ExitCode::Coverage.code())
     {
-        ExitCode::TestsFailed
-    } else {
-        ExitCode::Ok
-    };
+        if code == ExitCode::Ok {
+            code = ExitCode::TestsFailed;
+            reason = format!("shard {} exited {}", bad.index, bad.exit);
+        }
+    }
     let mut coverage_total = None;
     let mut coverage_seconds = 0.0;
     // Per shard: its per-process data files, or its combined file when that is all it kept.
@@ -138,6 +151,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
             eprintln!("error: {message}");
             if code == ExitCode::Ok {
                 code = ExitCode::Coverage;
+                reason = message;
             }
         }
     }
@@ -153,8 +167,8 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let mean = nonempty.iter().sum::<f64>() / nonempty.len().max(1) as f64;
     let imbalance = if mean > 0.0 { slowest / mean } else { 1.0 };
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
-    for c in &cases {
-        let key = match c.outcome {
+    for t in &state.tests {
+        let key = match t.outcome {
             Outcome::Error => "errors",
             o => o.as_str(),
         };
@@ -172,7 +186,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         workers: shards.len() as u16,
         dist: None,
         selection: format!("shards:{}", shards[0].1.fingerprint),
-        tests: cases.len(),
+        tests: state.done(),
         outcomes,
         coverage: coverage_total,
         exit: code.code(),
@@ -195,14 +209,24 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     history::append(&run::timings_history_path(ctx, &config), &record)?;
     let markdown = run::write_timings_report(ctx, &config, &junit_path)?;
     run::append_step_summary(&markdown);
-    let failed = cases.iter().filter(|c| c.outcome.is_failure()).count();
     println!(
-        "merge: {} shards, {} tests ({} failed), slowest shard {slowest:.1}s, imbalance ×{imbalance:.2}{}; reports in {}",
+        "merge: {} shards, {}: {}; slowest shard {slowest:.1}s, imbalance ×{imbalance:.2}{}; reports in {}",
         shards.len(),
-        cases.len(),
-        failed,
+        verdict.ran_line(),
+        state.counts().describe(),
         coverage_total.map(|c| format!(", coverage {c:.2}%")).unwrap_or_default(),
         relative(&reports_dir, &ctx.root).display()
+    );
+    for t in state.failures().take(20) {
+        println!("FAILED {}", t.nodeid);
+    }
+    println!(
+        "result: {}",
+        if code == ExitCode::Ok {
+            "ok".to_string()
+        } else {
+            format!("{reason} (exit {})", code.code())
+        }
     );
     Ok(code)
 }
@@ -265,6 +289,44 @@ fn check_plan(shards: &[(PathBuf, ShardInfo)]) -> Result<(), UserError> {
                 first.total
             ),
             "pass the reports of every shard job",
+        ));
+    }
+    // The shards' plans must partition the suite they all collected.
+    if let Some((dir, other)) = shards.iter().find(|(_, i)| {
+        i.collected != first.collected || i.collected_digest != first.collected_digest
+    }) {
+        return Err(UserError::usage(
+            format!(
+                "the shards collected different suites: `{}` has {} tests ({}), `{}` has {} ({})",
+                shards[0].0.display(),
+                first.collected,
+                first.collected_digest,
+                dir.display(),
+                other.collected,
+                other.collected_digest
+            ),
+            "every shard job must check out the same commit and run `cargo xtask shard` with the same arguments",
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let twice: Vec<&String> = shards
+        .iter()
+        .flat_map(|(_, i)| &i.planned)
+        .filter(|id| !seen.insert(id.as_str()))
+        .collect();
+    if !twice.is_empty() || seen.len() != first.collected {
+        return Err(UserError::usage(
+            format!(
+                "the shards' plans do not cover the suite exactly once: {} of {} collected tests planned{}",
+                seen.len(),
+                first.collected,
+                if twice.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} planned twice (e.g. `{}`)", twice.len(), twice[0])
+                }
+            ),
+            "re-run every shard from the same commit, durations and arguments",
         ));
     }
     Ok(())

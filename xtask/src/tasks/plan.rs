@@ -9,7 +9,8 @@ use crate::durations::Durations;
 use crate::error::UserError;
 use crate::exit::ExitCode;
 use crate::plan::{self, Granularity, Plan};
-use crate::python::{collect, env};
+use crate::python::collect::{self, Collection};
+use crate::python::env;
 use crate::run::durations_path;
 
 #[derive(Debug, clap::Args)]
@@ -42,7 +43,7 @@ pub struct Args {
 
 /// The collected tests, the durations store and a plan for `k` shards.
 pub struct Planned {
-    pub collected: Vec<String>,
+    pub collection: Collection,
     pub store: Durations,
     pub plan: Plan,
     pub fingerprint: String,
@@ -58,18 +59,18 @@ pub fn make_plan(
     granularity: Granularity,
     extra: &[String],
 ) -> anyhow::Result<Planned> {
-    let collected = collect::collect(&ctx.root, config, python, extra)?;
+    let (collection, _) = collect::collect_cached(ctx, config, python, extra)?;
     let (store, warning) = Durations::load(&durations_path(ctx, config));
     let plan = plan::balance(
-        &collected,
+        &collection.ids,
         &store,
         granularity,
         config.parallel.dist.value,
         k,
     );
-    let fingerprint = plan::fingerprint(&store, &collected, k, granularity);
+    let fingerprint = plan::fingerprint(&store, &collection.ids, k, granularity);
     Ok(Planned {
-        collected,
+        collection,
         store,
         plan,
         fingerprint,
@@ -117,14 +118,15 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
 fn render(p: &Planned, granularity: Granularity) -> String {
     let mut out = String::new();
     let known = p
-        .collected
+        .collection
+        .ids
         .iter()
         .filter(|id| p.store.tests.contains_key(*id))
         .count();
     let _ = writeln!(
         out,
         "plan: {} tests in {} shards by {} ({} with recorded durations; others count as the median {:.3}s)",
-        p.collected.len(),
+        p.collection.ids.len(),
         p.plan.shards.len(),
         if granularity == Granularity::Test { "test" } else { "scope" },
         known,
@@ -158,7 +160,9 @@ fn simulate(
     k: usize,
     args: &Args,
 ) -> anyhow::Result<ExitCode> {
-    let collected = collect::collect(&ctx.root, config, python, &args.pytest_args)?;
+    let collected = collect::collect_cached(ctx, config, python, &args.pytest_args)?
+        .0
+        .ids;
     let (store, warning) = Durations::load(&durations_path(ctx, config));
     if let Some(w) = warning {
         eprintln!("warning: {w}");

@@ -6,7 +6,7 @@ use crate::ctx::Ctx;
 use crate::exit::ExitCode;
 use crate::python::argv::ReportPaths;
 use crate::python::env;
-use crate::run::{self, RunRequest, SummaryMode};
+use crate::run::{self, Recording, RunRequest, SummaryMode};
 use crate::signals;
 use crate::tasks::order;
 use crate::workers::{self, Task, Workers};
@@ -63,25 +63,26 @@ pub fn run(args: &Args, ctx: &Ctx, task: Task) -> anyhow::Result<ExitCode> {
         dist: args.dist.unwrap_or(config.parallel.dist.value),
         coverage: args.coverage(&config),
         extra: args.pytest_args.clone(),
-        order: Vec::new(),
+        selection: None,
+        order: None,
         echo: args.verbose,
         summary: SummaryMode::Full,
         reports: ReportPaths::new(&ctx.root, &config),
         notes: Vec::new(),
         threshold: true,
         engine: args.engine.unwrap_or(config.parallel.engine),
+        recording: Recording::Full,
     };
     let order = args.order.unwrap_or(config.parallel.order);
     if req.workers.is_parallel()
         && req.engine == Engine::Xdist
         && order == Order::LongestFirst
-        && args.pytest_args.is_empty()
         && matches!(req.dist, Dist::Loadscope | Dist::Loadfile)
     {
-        match order::longest_first_args(ctx, &config)? {
-            Ok(extra) => {
-                req.notes.push("test files handed to xdist longest first (recorded durations; `--order collection` turns it off)".to_string());
-                req.order = extra;
+        match order::longest_first(ctx, &config) {
+            Ok(modules) => {
+                req.notes.push("modules handed to xdist longest first (recorded durations; `--order collection` turns it off)".to_string());
+                req.order = Some(modules);
             }
             Err(why) => req.notes.push(format!("collection order: {why}")),
         }

@@ -1,6 +1,12 @@
 //! `cargo xtask shard --index I --total K`: run only shard I of a plan that
 //! every CI job computes identically from the same durations file and the
 //! same collected tests.
+//!
+//! A shard's plan depends only on the collected tests and the durations it
+//! started from: a shard writes what it measured into its own directory
+//! (`reports/shard-<I>/`), never into the durations its siblings plan from,
+//! so shards run one after another in one checkout, or one shard re-run,
+//! give the same partition. `merge` folds the shards' measurements in.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,12 +15,10 @@ use crate::ctx::Ctx;
 use crate::error::UserError;
 use crate::exit::ExitCode;
 use crate::fsx;
-use crate::junit;
 use crate::plan::Granularity;
-use crate::python::argv::{self, ReportPaths};
+use crate::python::argv::{ReportPaths, Selection};
 use crate::python::env;
-use crate::report::RunState;
-use crate::run::{self, RunRequest, SummaryMode};
+use crate::run::{self, Recording, RunRequest, SummaryMode};
 use crate::signals;
 use crate::tasks::plan::make_plan;
 use crate::workers::{self, Task};
@@ -44,12 +48,21 @@ pub struct Args {
     pub pytest_args: Vec<String>,
 }
 
-/// `reports/shard.json`: what `merge` checks and reports.
+/// `reports/shard-<I>/shard.json`: what `merge` checks and reports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShardInfo {
     pub index: u16,
     pub total: u16,
     pub fingerprint: String,
+    /// How many tests the whole suite collected, and a digest of their ids:
+    /// `merge` checks that the shards cover exactly that suite, once.
+    #[serde(default)]
+    pub collected: usize,
+    #[serde(default)]
+    pub collected_digest: String,
+    /// The tests of this shard, in order.
+    #[serde(default)]
+    pub planned: Vec<String>,
     pub tests: usize,
     pub predicted: f64,
     pub wall: f64,
@@ -57,6 +70,22 @@ pub struct ShardInfo {
 }
 
 pub const SHARD_FILE: &str = "shard.json";
+
+/// The directory shard `index` reports into.
+pub fn dir_of(reports: &std::path::Path, index: u16) -> std::path::PathBuf {
+    reports.join(format!("shard-{index}"))
+}
+
+/// A digest of a list of node ids (order included).
+pub fn digest(ids: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for id in ids {
+        hasher.update(id.as_bytes());
+        hasher.update([0]);
+    }
+    fsx::hex(&hasher.finalize()[..8])
+}
 
 pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     if args.index >= args.total {
@@ -92,11 +121,20 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     let shard = &planned.plan.shards[args.index as usize];
-    let reports = ReportPaths::new(&ctx.root, &config);
+    let reports_dir = dir_of(&ctx.root.join(&config.reports.dir.value), args.index);
+    if reports_dir.exists() {
+        std::fs::remove_dir_all(&reports_dir).ok();
+    }
+    fsx::create_reports_dir(&ctx.root.join(&config.reports.dir.value))?;
+    std::fs::create_dir_all(&reports_dir)?;
+    let reports = ReportPaths::in_dir(reports_dir.clone());
     let info = |wall: f64, exit: ExitCode| ShardInfo {
         index: args.index,
         total: args.total,
         fingerprint: planned.fingerprint.clone(),
+        collected: planned.collection.ids.len(),
+        collected_digest: digest(&planned.collection.ids),
+        planned: shard.tests.clone(),
         tests: shard.tests.len(),
         predicted: shard.predicted,
         wall,
@@ -107,36 +145,42 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         args.index,
         args.total,
         shard.tests.len(),
-        planned.collected.len(),
+        planned.collection.ids.len(),
         shard.predicted,
         planned.fingerprint
     );
-    if shard.tests.is_empty() {
+    let errors: Vec<String> = planned
+        .collection
+        .errors
+        .iter()
+        .map(|e| e.id.clone())
+        .collect();
+    if shard.tests.is_empty() && (args.index != 0 || errors.is_empty()) {
         // Fewer units than shards: this job has nothing to do, and says so.
         println!(
             "shard {} of {} has no tests (the suite has fewer units than shards)",
             args.index, args.total
         );
-        fsx::atomic_write(
-            &reports.junit,
-            junit::render(&RunState::default(), "pytest")?,
-        )?;
+        fsx::atomic_write(&reports.events, "")?;
         fsx::atomic_write(
             &reports.dir.join(SHARD_FILE),
             serde_json::to_string_pretty(&info(0.0, ExitCode::Ok))?,
         )?;
         return Ok(ExitCode::Ok);
     }
-    let list = reports.dir.join("shard-tests.txt");
-    let mut extra = vec![argv::arg_file(&ctx.root, &list, &shard.tests)?];
-    extra.extend(args.pytest_args.iter().cloned());
     let req = RunRequest {
         title: format!("shard {}/{}", args.index, args.total),
         workers,
         dist: args.dist.unwrap_or(config.parallel.dist.value),
         coverage: args.cov || config.coverage.enabled,
-        extra,
-        order: Vec::new(),
+        extra: args.pytest_args.clone(),
+        selection: Some(Selection {
+            ids: shard.tests.clone(),
+            rootdir: planned.collection.rootdir.clone(),
+            // The first shard reports the files that failed to collect.
+            also: if args.index == 0 { errors } else { Vec::new() },
+        }),
+        order: None,
         echo: false,
         summary: SummaryMode::Full,
         reports: reports.clone(),
@@ -146,6 +190,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         )],
         threshold: false,
         engine: config.parallel.engine,
+        recording: Recording::Durations(reports_dir.join(crate::durations::FILE_NAME)),
     };
     let result = run::run_suite(ctx, &config, &env, &req)?;
     fsx::atomic_write(

@@ -1,7 +1,7 @@
 //! `cargo xtask triage`: the last run's failures, re-run serially and
 //! classified, with the flakiness rate that decides a rollback.
 //!
-//! Every failed test of the last run (from its report log) is re-run alone,
+//! Every failed test of the last run (from its event stream) is re-run alone,
 //! serially, in a fresh process, `--repeat` times. A test that fails every
 //! time is a real failure; one that passes every time failed only beside
 //! other tests (parallel-only, or order-dependent after a serial run); one
@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::config::{self, Config};
@@ -20,10 +20,10 @@ use crate::ctx::Ctx;
 use crate::exit::ExitCode;
 use crate::fsx::{self, relative};
 use crate::gen::{self, IssueFields};
-use crate::python::argv::{quote, ReportPaths};
+use crate::python::argv::{quote, ReportPaths, Selection};
 use crate::python::env::{self, PythonEnv};
 use crate::report::history::{self, RunRecord};
-use crate::report::{RunState, TestResult};
+use crate::report::TestResult;
 use crate::run::{self, RunRequest};
 use crate::signals;
 
@@ -32,7 +32,7 @@ use super::bisect::{self, Bisected};
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit codes: 0 no real failure and flakiness at or below flaky.threshold; \
-    1 a real failure (or a collection error); 2 no report log of a last run; \
+    1 a real failure (or a collection error); 2 no event stream of a last run; \
     3 flakiness above flaky.threshold: rollback recommended."
 )]
 pub struct Args {
@@ -261,10 +261,11 @@ pub fn triage(
     for error in &state.collect_errors {
         println!(
             "triage: `{}` failed to collect ({}): not re-run, fix it first",
-            error.nodeid, error.message
+            error.id, error.msg
         );
     }
 
+    let rootdir = bisect::rootdir(ctx, &state);
     let base = ctx.root.join(&config.reports.dir.value).join("triage");
     if base.exists() {
         std::fs::remove_dir_all(&base).ok();
@@ -276,16 +277,20 @@ pub fn triage(
         let mut reruns = Vec::new();
         let mut pytest_command = String::new();
         for k in 1..=options.repeat {
-            let req = rerun_request(&node_id, k, options.repeat, dir.join(k.to_string()));
+            let req = rerun_request(
+                &node_id,
+                &rootdir,
+                k,
+                options.repeat,
+                dir.join(k.to_string()),
+            );
             if k == 1 {
                 pytest_command = run::invocation(ctx, config, &env.python, &req).display();
             }
-            run::run_suite_unrecorded(ctx, config, env, &req)?;
+            let rerun = run::run_suite(ctx, config, env, &req)?.state;
             if signals::interrupted() {
                 return Ok(interrupted(tests_run));
             }
-            let text = std::fs::read_to_string(&req.reports.reportlog).unwrap_or_default();
-            let rerun = RunState::from_log(&text);
             // A test pytest no longer finds (renamed, deleted) counts as failing.
             let failed = rerun
                 .tests
@@ -333,7 +338,7 @@ pub fn triage(
                 suspects.len(),
                 t.node_id
             );
-            let result = bisect::bisect(ctx, config, env, &t.node_id, &suspects)?;
+            let result = bisect::bisect(ctx, config, env, &t.node_id, &suspects, &rootdir)?;
             if signals::interrupted() {
                 return Ok(interrupted(tests_run));
             }
@@ -371,13 +376,7 @@ pub fn triage(
     for id in &known_ids {
         let status = match triaged.iter().find(|t| t.node_id == *id) {
             Some(t) => t.class.as_str().to_string(),
-            None if state
-                .tests
-                .iter()
-                .any(|t| t.done && plain_id(&t.nodeid) == *id) =>
-            {
-                "passed".to_string()
-            }
+            None if state.tests.iter().any(|t| plain_id(&t.nodeid) == *id) => "passed".to_string(),
             None => "not run".to_string(),
         };
         known_status.insert(id.to_string(), status);
@@ -550,11 +549,15 @@ fn interrupted(tests_run: usize) -> Outcome {
 }
 
 /// One serial re-run of `node_id`, alone, in its own reports directory.
-fn rerun_request(node_id: &str, k: u32, of: u32, dir: PathBuf) -> RunRequest {
+fn rerun_request(node_id: &str, rootdir: &Path, k: u32, of: u32, dir: PathBuf) -> RunRequest {
     RunRequest::probe(
         format!("triage re-run {k}/{of} of {node_id}"),
         "triage: alone, in a fresh process",
-        vec![node_id.to_string()],
+        Selection {
+            ids: vec![node_id.to_string()],
+            rootdir: rootdir.to_path_buf(),
+            also: Vec::new(),
+        },
         dir,
     )
 }

@@ -11,11 +11,10 @@ use crate::coverage::{self, CoveragePaths, Executed};
 use crate::ctx::Ctx;
 use crate::error::UserError;
 use crate::exit::ExitCode;
-use crate::junit;
 use crate::python::argv::ReportPaths;
 use crate::python::env;
 use crate::report::Outcome;
-use crate::run::{self, RunRequest, SummaryMode};
+use crate::run::{self, Recording, RunRequest, SummaryMode};
 use crate::signals;
 use crate::workers::{self, Task, Workers};
 
@@ -48,6 +47,8 @@ pub struct Args {
 struct Side {
     name: String,
     outcomes: BTreeMap<String, Outcome>,
+    /// Files that failed to collect.
+    collect_errors: BTreeSet<String>,
     executed: Executed,
     code: ExitCode,
     wall: f64,
@@ -142,26 +143,42 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
             dist,
             coverage: true,
             extra,
-            order: Vec::new(),
+            selection: None,
+            order: None,
             echo: false,
             summary: SummaryMode::Brief,
             reports: reports.clone(),
             notes: Vec::new(),
             threshold: true,
             engine: args.engine.unwrap_or(config.parallel.engine),
+            recording: Recording::Full,
         };
         let result = run::run_suite(ctx, &config, &env, &req)?;
         if result.code == ExitCode::Interrupted {
             return Ok(ExitCode::Interrupted);
         }
-        let outcomes = junit::read(&reports.junit)?
-            .into_iter()
-            .map(|c| (format!("{}::{}", c.classname, c.name), c.outcome))
+        let outcomes = result
+            .state
+            .tests
+            .iter()
+            .map(|t| {
+                (
+                    crate::tasks::triage::plain_id(&t.nodeid).to_string(),
+                    t.outcome,
+                )
+            })
             .collect();
         let executed = coverage::read_executed(&CoveragePaths::new(&dir).json)?;
+        let collect_errors = result
+            .state
+            .collect_errors
+            .iter()
+            .map(|e| e.id.clone())
+            .collect();
         sides.push(Side {
             name,
             outcomes,
+            collect_errors,
             executed,
             code: result.code,
             wall: result.record.wall,
@@ -193,7 +210,11 @@ fn compare(sides: &[Side]) -> (String, bool) {
         let diff_tests = diff_outcomes(&serial.outcomes, &side.outcomes);
         let diff_lines = diff_sets(&serial.executed.lines, &side.executed.lines);
         let diff_branches = diff_sets(&serial.executed.branches, &side.executed.branches);
-        let same = diff_tests.is_empty() && diff_lines.is_empty() && diff_branches.is_empty();
+        let same_errors = side.collect_errors == serial.collect_errors;
+        let same = diff_tests.is_empty()
+            && diff_lines.is_empty()
+            && diff_branches.is_empty()
+            && same_errors;
         all_same &= same;
         let verdict = if std::ptr::eq(side, serial) {
             "baseline".to_string()
@@ -220,6 +241,22 @@ fn compare(sides: &[Side]) -> (String, bool) {
                 " (run failed)"
             }
         );
+        if !same_errors {
+            let show = |set: &BTreeSet<String>| {
+                if set.is_empty() {
+                    "none".to_string()
+                } else {
+                    set.iter().cloned().collect::<Vec<_>>().join(", ")
+                }
+            };
+            let _ = writeln!(
+                details,
+                "\ncollection errors differ: serial {}; {} {}",
+                show(&serial.collect_errors),
+                side.name,
+                show(&side.collect_errors)
+            );
+        }
         if !diff_tests.is_empty() {
             let _ = writeln!(
                 details,
@@ -253,6 +290,16 @@ fn compare(sides: &[Side]) -> (String, bool) {
         }
     }
     out.push_str(&details);
+    let errors: BTreeSet<&String> = sides.iter().flat_map(|s| &s.collect_errors).collect();
+    if !errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "\ncollection errors in {}: every side ran the tests that did collect \
+             (serial pytest alone stops at a collection error while xdist continues; the xtask runs both like xdist, \
+             with `--continue-on-collection-errors`), and the errors fail every run",
+            errors.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+        );
+    }
     let _ = writeln!(
         out,
         "\n{}",
@@ -332,6 +379,7 @@ mod tests {
         Side {
             name: name.into(),
             outcomes: outcomes.iter().map(|(k, o)| (k.to_string(), *o)).collect(),
+            collect_errors: BTreeSet::new(),
             executed,
             code: ExitCode::Ok,
             wall: 1.0,

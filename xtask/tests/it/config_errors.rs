@@ -20,7 +20,7 @@ const CASES: &[(&str, &str)] = &[
         "missing test path",
         "[project]\ntest-paths = [\"tests\", \"nope\"]\n",
     ),
-    ("empty test paths", "[project]\ntest-paths = []\n"),
+    ("addopts not a list", "[pytest]\naddopts = \"-ra\"\n"),
     ("negative fail-under", "[coverage]\nfail-under = -5\n"),
     ("fail-under over 100", "[coverage]\nfail-under = 101.5\n"),
     (

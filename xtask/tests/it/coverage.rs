@@ -188,7 +188,7 @@ fn verify_names_an_order_dependent_test() {
     run.status(1);
     let out = run.stdout();
     assert!(
-        out.contains("tests.test_2_dependent::test_needs_flag: serial passed, parallel failed"),
+        out.contains("tests/test_2_dependent.py::test_needs_flag: serial passed, parallel failed"),
         "{out}"
     );
     assert!(

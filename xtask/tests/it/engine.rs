@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{heavy, processes_mentioning, repo_root, xtask_bin, Test};
+use crate::support::{bundled_copy, heavy, processes_mentioning, Test};
 
 #[test]
 fn shards_engine_runs_every_test_once_with_xdist_style_worker_ids() {
@@ -14,7 +14,7 @@ fn shards_engine_runs_every_test_once_with_xdist_style_worker_ids() {
     run.status(0);
     let out = run.stdout();
     assert!(
-        out.contains("tests:     15 run of 15 collected: 14 passed, 0 failed, 1 skipped"),
+        out.contains("tests:     15 of 15 collected tests ran: 14 passed, 0 failed, 1 skipped"),
         "{out}"
     );
     assert!(out.contains("2 shard processes, engine shards"), "{out}");
@@ -59,7 +59,9 @@ fn a_shard_given_no_tests_is_never_started() {
         "{}",
         run.stdout()
     );
-    assert!(!test.path().join("reports/shards/gw2.txt").exists());
+    assert!(!test.path().join("reports/.partial").exists());
+    let events = test.read("reports/events.jsonl");
+    assert_eq!(events.matches("\"e\":\"start\"").count(), 2, "{events}");
 }
 
 #[test]
@@ -72,8 +74,11 @@ fn a_crashed_shard_names_its_unfinished_tests_and_keeps_the_others() {
         out.contains("CRASHED tests/test_crash.py::test_kills_its_process"),
         "{out}"
     );
-    assert!(out.contains("died (Failed) after"), "{out}");
-    assert!(out.contains("not run: "), "{out}");
+    assert!(out.contains("died (exit 1) while running"), "{out}");
+    assert!(
+        out.contains("not run:   tests/test_crash.py::test_after"),
+        "{out}"
+    );
     // The other shard's results are kept.
     let junit = test.read("reports/junit.xml");
     assert!(junit.matches("<testcase").count() >= 4, "{junit}");
@@ -90,8 +95,11 @@ fn an_import_error_in_one_shard_is_a_collection_error() {
         out.contains("COLLECTION ERROR tests/test_broken.py"),
         "{out}"
     );
-    assert!(out.contains("14 run of 14 collected"), "{out}");
-    assert!(out.contains("1 collection error(s) (exit 1)"), "{out}");
+    assert!(out.contains("14 of 14 collected tests ran"), "{out}");
+    assert!(
+        out.contains("1 collection error(s): tests/test_broken.py (exit 1)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -109,8 +117,8 @@ fn ctrl_c_ends_every_shard_process() {
     // Wait until both processes have started a test.
     loop {
         let started_both = ["gw0", "gw1"].iter().all(|w| {
-            std::fs::read_to_string(partial.join(w).join("pytest-log.jsonl"))
-                .is_ok_and(|t| t.contains("\"when\": \"setup\""))
+            std::fs::read_to_string(partial.join(w).join("events.jsonl"))
+                .is_ok_and(|t| t.contains("\"e\":\"collected\""))
         });
         if started_both {
             break;
@@ -137,26 +145,9 @@ fn ctrl_c_ends_every_shard_process() {
 #[test]
 fn bundled_suite_verifies_with_the_shards_engine() {
     let _guard = heavy();
-    let out = std::process::Command::new(xtask_bin())
-        .args([
-            "--no-progress",
-            "verify",
-            "--workers",
-            "2",
-            "--engine",
-            "shards",
-        ])
-        .env_remove("PYTEST_WORKERS")
-        .current_dir(repo_root())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let run = bundled_copy().run_args(&["verify", "--workers", "2", "--engine", "shards"]);
+    run.status(0);
+    let stdout = run.stdout();
     assert!(
         stdout.contains("verify: parallel runs match serial exactly"),
         "{stdout}"

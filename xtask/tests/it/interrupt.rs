@@ -14,9 +14,9 @@ fn interrupt_run(workers: &str, signal: i32) {
         .spawn()
         .unwrap();
     // Wait until some test has finished, so the interrupt lands mid-run.
-    let log = test.path().join("reports/.partial/pytest-log.jsonl");
+    let log = test.path().join("reports/.partial/events.jsonl");
     let started = Instant::now();
-    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("\"when\": \"teardown\"")) {
+    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("\"e\":\"test\"")) {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the run never started a test"
@@ -47,7 +47,7 @@ fn interrupt_run(workers: &str, signal: i32) {
     let junit = test.read("reports/junit.xml");
     assert!(junit.contains("<testsuite"), "{junit}");
     assert!(junit.contains("test_quick"), "{junit}");
-    let log = test.read("reports/pytest-log.jsonl");
+    let log = test.read("reports/events.jsonl");
     assert!(!log.is_empty());
     for line in log.lines() {
         serde_json::from_str::<serde_json::Value>(line)

@@ -1,6 +1,6 @@
 //! Real runs: reports, summaries, crashed workers, and the bundled suite.
 
-use crate::support::{heavy, junit_outcomes, repo_root, xtask_bin, Test};
+use crate::support::{bundled_copy, heavy, junit_outcomes, Test};
 
 #[test]
 fn a_run_writes_reports_and_a_summary() {
@@ -9,18 +9,24 @@ fn a_run_writes_reports_and_a_summary() {
     run.status(0);
     let out = run.stdout();
     assert!(
-        out.contains("tests:     14 run of 14 collected: 13 passed, 0 failed, 1 skipped"),
+        out.contains("tests:     14 of 14 collected tests ran: 13 passed, 0 failed, 1 skipped"),
         "{out}"
     );
     assert!(out.contains("slowest:"));
-    assert!(out.contains("reproduce: PYTHONHASHSEED=0 "), "{out}");
-    assert!(out.contains("--junitxml=reports/junit.xml"), "{out}");
+    assert!(
+        out.contains("reproduce: PYTHONHASHSEED=0 ") && out.contains("reports/events.jsonl"),
+        "{out}"
+    );
     let outcomes = junit_outcomes(&test.path().join("reports/junit.xml"));
     assert_eq!(outcomes.len(), 14);
-    let log = test.read("reports/pytest-log.jsonl");
-    assert!(log
+    let events: Vec<serde_json::Value> = test
+        .read("reports/events.jsonl")
         .lines()
-        .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.iter().filter(|e| e["e"] == "test").count(), 14);
+    assert_eq!(events.first().unwrap()["e"], "start");
+    assert_eq!(events.last().unwrap()["e"], "finish");
     assert!(!test.path().join("reports/.partial").exists());
 }
 
@@ -76,13 +82,17 @@ fn a_serial_run_killed_mid_test_names_the_test() {
     run.status(1);
     let out = run.stdout();
     assert!(
-        out.contains("pytest died while running: tests/test_crash.py::test_kills_its_process"),
+        out.contains("pytest died (exit 1) while running `tests/test_crash.py::test_kills_its_process`, after 1 of its 7 tests"),
         "{out}"
     );
+    // The test after it never ran, and says so: no green on a partial run.
     assert!(
-        out.contains("junit.xml was rebuilt from the report log"),
+        out.contains(
+            "not run:   tests/test_crash.py::test_after, tests/test_other.py::test_fine[0]"
+        ),
         "{out}"
     );
+    assert!(out.contains("2 of 7 collected tests ran"), "{out}");
     let outcomes = junit_outcomes(&test.path().join("reports/junit.xml"));
     assert!(
         outcomes
@@ -118,6 +128,24 @@ fn no_tests_exits_5() {
 }
 
 #[test]
+fn a_project_whose_addopts_say_n_auto_runs_serially() {
+    let test = Test::fixture("basic")
+        .write("pytest.ini", "[pytest]\naddopts = -n auto -q\n")
+        .args(["pytest"]);
+    let run = test.run();
+    run.status(0);
+    assert!(
+        run.stdout().contains("14 of 14 collected tests ran"),
+        "{}",
+        run.stdout()
+    );
+    // Serial: no xdist worker ran anything.
+    assert!(!test
+        .read("reports/events.jsonl")
+        .contains("\"worker\":\"gw"));
+}
+
+#[test]
 fn import_error_is_a_collection_error() {
     let test = Test::fixture("basic")
         .write("tests/test_broken.py", "import no_such_module_here\n")
@@ -133,40 +161,38 @@ fn import_error_is_a_collection_error() {
 }
 
 #[test]
-fn bad_pytest_arguments_are_a_usage_error() {
+fn bad_pytest_arguments_are_a_usage_error_that_shows_what_pytest_said() {
     let test = Test::fixture("basic").args(["pytest", "--", "--no-such-pytest-option"]);
-    test.run().status(2);
+    let run = test.run();
+    run.status(2);
+    assert!(
+        run.stdout().contains("pytest said:")
+            && run
+                .stdout()
+                .contains("unrecognized arguments: --no-such-pytest-option"),
+        "{}",
+        run.stdout()
+    );
 }
 
 /// The bundled suite passes serially and in parallel, with identical per-test outcomes.
 #[test]
 fn bundled_suite_serial_and_parallel_agree() {
     let _guard = heavy();
+    let test = bundled_copy();
     let reports = tempfile::tempdir().unwrap();
     let mut outcomes = Vec::new();
     for (task, workers) in [("pytest", "1"), ("pytest-parallel", "2")] {
-        let out = std::process::Command::new(xtask_bin())
-            .args(["--no-progress", task])
-            .env("PYTEST_WORKERS", workers)
-            .env_remove("PYTHONHASHSEED")
-            .current_dir(repo_root())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{task}:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let run = test.run_with(&[task], &[("PYTEST_WORKERS", workers)]);
+        run.status(0);
         let junit = reports.path().join(format!("{task}.xml"));
-        std::fs::copy(repo_root().join("reports/junit.xml"), &junit).unwrap();
+        std::fs::copy(test.path().join("reports/junit.xml"), &junit).unwrap();
         outcomes.push(junit_outcomes(&junit));
     }
     assert!(outcomes[0].len() >= 150, "{} tests", outcomes[0].len());
     assert_eq!(outcomes[0], outcomes[1]);
     // Both runs are in the trend, with a speedup figure and worker utilization.
-    let md = std::fs::read_to_string(repo_root().join("reports/ci_timings.md")).unwrap();
+    let md = test.read("reports/ci_timings.md");
     assert!(
         md.contains("**Speedup** against the serial baseline"),
         "{md}"

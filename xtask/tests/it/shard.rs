@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::support::{copy_dir, heavy, junit_outcomes, repo_root, xtask_bin, Test};
+use crate::support::{bundled_copy, copy_dir, heavy, junit_outcomes, xtask_bin, Test};
 
 /// Runs every shard of `total` the way CI does (each job starts from the same
 /// durations file), copying each shard's reports into `<out>/shard-<i>`.
@@ -54,7 +54,7 @@ fn run_shards(
             String::from_utf8_lossy(&output.stderr)
         );
         let dir = out.join(format!("shard-{index}"));
-        copy_dir(&reports, &dir);
+        copy_dir(&reports.join(format!("shard-{index}")), &dir);
         dirs.push(dir);
     }
     dirs
@@ -87,20 +87,50 @@ fn executed(json: &Path) -> serde_json::Value {
 }
 
 #[test]
-fn shards_of_different_plans_are_refused() {
+fn shards_run_one_after_another_in_one_checkout_cover_the_suite_once() {
     let test = Test::fixture("basic");
     test.run_args(&["pytest"]).status(0);
-    let out = tempfile::tempdir().unwrap();
-    // Shard 1 plans from the durations shard 0's run just updated: a different plan.
-    let mut dirs = Vec::new();
+    let planned = |index: &str| -> serde_json::Value {
+        let info: serde_json::Value =
+            serde_json::from_str(&test.read(&format!("reports/shard-{index}/shard.json"))).unwrap();
+        info["planned"].clone()
+    };
+    // Shard 0's run does not move the plan shard 1 computes.
     for index in ["0", "1"] {
         test.run_args(&["shard", "--index", index, "--total", "2"])
             .status(0);
-        let dir = out.path().join(format!("s{index}"));
-        copy_dir(&test.path().join("reports"), &dir);
-        dirs.push(dir);
     }
+    let first = planned("0");
+    let dirs = [
+        test.path().join("reports/shard-0"),
+        test.path().join("reports/shard-1"),
+    ];
     let output = merge(test.path(), &dirs);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("14 of 14 collected tests ran"), "{stdout}");
+    // Re-running one shard gives the same partition.
+    test.run_args(&["shard", "--index", "0", "--total", "2"])
+        .status(0);
+    assert_eq!(planned("0"), first);
+    assert_eq!(
+        junit_outcomes(&test.path().join("reports/junit.xml")).len(),
+        14
+    );
+
+    // A shard planned from other durations (another cache) is refused.
+    let out = tempfile::tempdir().unwrap();
+    let kept = out.path().join("s0");
+    copy_dir(&dirs[0], &kept);
+    let durations = test.read("reports/durations.json").replacen(
+        "\"tests/test_more.py",
+        "\"tests/test_more.py::test_gone\": 99.0,\n    \"tests/test_more.py",
+        1,
+    );
+    let test = test.write("reports/durations.json", &durations);
+    test.run_args(&["shard", "--index", "1", "--total", "2"])
+        .status(0);
+    let output = merge(test.path(), &[kept.clone(), dirs[1].clone()]);
     assert_eq!(output.status.code(), Some(2));
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -112,8 +142,33 @@ fn shards_of_different_plans_are_refused() {
         "{err}"
     );
     // A missing shard is refused too.
-    let output = merge(test.path(), &dirs[..1]);
+    let output = merge(test.path(), &[kept]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("shard(s) 1 of 2 are missing"));
+}
+
+#[test]
+fn a_shard_whose_plan_lost_a_test_is_refused() {
+    let test = Test::fixture("basic");
+    for index in ["0", "1"] {
+        test.run_args(&["shard", "--index", index, "--total", "2"])
+            .status(0);
+    }
+    // Drop one planned test from shard 1's description: the union no longer covers the suite.
+    let path = "reports/shard-1/shard.json";
+    let mut info: serde_json::Value = serde_json::from_str(&test.read(path)).unwrap();
+    info["planned"].as_array_mut().unwrap().pop();
+    let test = test.write(path, &info.to_string());
+    let dirs = [
+        test.path().join("reports/shard-0"),
+        test.path().join("reports/shard-1"),
+    ];
+    let output = merge(test.path(), &dirs);
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("the shards' plans do not cover the suite exactly once: 13 of 14 collected tests planned"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -215,31 +270,8 @@ fn simulate_predicts_every_engine() {
 fn bundled_suite_shards_equal_the_unsharded_run() {
     let _guard = heavy();
     let work = tempfile::tempdir().unwrap();
-    let root = work.path().join("repo");
-    for item in [
-        "src",
-        "tests",
-        "pyproject.toml",
-        "requirements-dev.lock",
-        "testing.toml",
-    ] {
-        let from = repo_root().join(item);
-        if from.is_dir() {
-            copy_dir(&from, &root.join(item))
-        } else {
-            std::fs::copy(&from, root.join(item)).map(|_| ()).unwrap()
-        }
-    }
-    let config = std::fs::read_to_string(root.join("testing.toml")).unwrap();
-    let config = config.replace(
-        "venv = \".venv\"",
-        &format!("venv = \"{}\"", repo_root().join(".venv").display()),
-    );
-    std::fs::write(root.join("testing.toml"), format!("{config}\n")).unwrap();
-    let config = std::fs::read_to_string(root.join("testing.toml"))
-        .unwrap()
-        .replace("[setup]\n", "[setup]\nenabled = false\n");
-    std::fs::write(root.join("testing.toml"), config).unwrap();
+    let project = bundled_copy();
+    let root = project.path().to_path_buf();
 
     let full = std::process::Command::new(xtask_bin())
         .arg("-C")

@@ -65,12 +65,41 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A testing.toml that points at the shared environment.
+/// A testing.toml that points at the shared environment, with the reports
+/// in `reports/` (unless `extra` sets them).
 pub fn shared_config(test_paths: &str, extra: &str) -> String {
+    let reports = if extra.contains("[reports]") {
+        ""
+    } else {
+        "\n[reports]\ndir = \"reports\"\n"
+    };
     format!(
-        "[project]\nvenv = \"{}\"\ntest-paths = {test_paths}\n\n[setup]\nenabled = false\n{extra}",
+        "[project]\nvenv = \"{}\"\ntest-paths = {test_paths}\n\n[setup]\nenabled = false\n{reports}{extra}",
         shared_venv().display()
     )
+}
+
+/// A copy of the bundled project (its package, suite and configuration) in
+/// a temporary directory, using the shared environment: runs of the bundled
+/// suite never touch the checkout's `reports/`.
+pub fn bundled_copy() -> Test {
+    let test = Test::empty();
+    let root = repo_root();
+    for dir in ["src", "tests"] {
+        copy_dir(&root.join(dir), &test.path().join(dir));
+    }
+    for file in ["pyproject.toml", "pytest.ini", "requirements-dev.lock"] {
+        std::fs::copy(root.join(file), test.path().join(file)).unwrap();
+    }
+    let config = std::fs::read_to_string(root.join("testing.toml"))
+        .unwrap()
+        .replace(
+            "venv = \".venv\"",
+            &format!("venv = \"{}\"", shared_venv().display()),
+        )
+        .replace("[setup]\n", "[setup]\nenabled = false\n");
+    assert!(config.contains("enabled = false"), "{config}");
+    test.write("testing.toml", &config)
 }
 
 #[must_use]
@@ -147,8 +176,8 @@ impl Test {
         Run { output }
     }
 
-    /// Runs the xtask with `args` instead of the builder's, in the same directory.
-    pub fn run_args(&self, args: &[&str]) -> Run {
+    /// Runs the xtask with `args` and extra environment variables.
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(xtask_bin());
         cmd.arg("-C")
             .arg(self.path())
@@ -157,12 +186,22 @@ impl Test {
         for k in &self.env_remove {
             cmd.env_remove(k);
         }
-        for (k, v) in &self.env {
+        for (k, v) in self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(env.iter().copied())
+        {
             cmd.env(k, v);
         }
         Run {
             output: cmd.output().unwrap(),
         }
+    }
+
+    /// Runs the xtask with `args` instead of the builder's, in the same directory.
+    pub fn run_args(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
     }
 
     pub fn read(&self, rel: &str) -> String {

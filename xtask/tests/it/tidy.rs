@@ -34,3 +34,37 @@ fn every_rust_file_has_a_module_doc() {
         "files without a `//!` module doc: {missing:?}"
     );
 }
+
+/// What the xtask learns of a run comes from its plugin's events, never from
+/// pytest's terminal text or pytest-reportlog's JSON: none of the old
+/// parsers, and none of the flags that fed them, may come back.
+#[test]
+fn nothing_parses_pytest_terminal_text() {
+    let mut files = Vec::new();
+    rust_files(&repo_root().join("xtask/src"), &mut files);
+    let forbidden = [
+        "--collect-only\", \"-q\"",
+        "collect-only -q",
+        "\"$report_type\"",
+        "--report-log",
+        "--junitxml",
+        "collected_from_output",
+        "Different tests were collected",
+        "\"collected \"",
+        "strip_prefix(\"ERROR \")",
+        "workers [",
+    ];
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for needle in forbidden {
+            if text.contains(needle) {
+                found.push(format!("{}: `{needle}`", file.display()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "pytest output parsing is back: {found:#?}"
+    );
+}

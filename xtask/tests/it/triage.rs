@@ -38,6 +38,8 @@ fn parallel_run(test: &Test, pytest_args: &[&str]) -> Run {
         "2",
         "--dist",
         "loadfile",
+        "--order",
+        "collection",
         "--",
         "--no-loadscope-reorder",
     ];
@@ -47,14 +49,14 @@ fn parallel_run(test: &Test, pytest_args: &[&str]) -> Run {
     run
 }
 
-/// The worker each test ran on in the last run, from its report log.
+/// The worker each test ran on in the last run, from its events.
 fn worker(test: &Test, id: &str) -> String {
-    test.read("reports/pytest-log.jsonl")
+    test.read("reports/events.jsonl")
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|v| v["nodeid"] == id && v["worker_id"].is_string())
-        .map(|v| v["worker_id"].as_str().unwrap().to_string())
-        .unwrap_or_else(|| panic!("{id} has no worker in the report log"))
+        .find(|v| v["e"] == "test" && v["id"] == id && v["worker"].is_string())
+        .map(|v| v["worker"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("{id} has no worker in the events"))
 }
 
 /// The row of `test` in triage's table.
@@ -113,7 +115,10 @@ fn triage_classifies_each_failure_and_alerts_above_the_threshold() {
     assert!(out.contains(&format!(
         "    PYTEST_WORKERS=1 cargo xtask pytest -- {VICTIM}\n    PYTHONHASHSEED=0 "
     )));
-    assert!(out.contains(" -m pytest -p no:xdist --rootdir=. "));
+    assert!(
+        out.contains(" -m pytest --numprocesses=0 --continue-on-collection-errors tests/"),
+        "{out}"
+    );
     assert!(out.contains(&format!("    cargo xtask bisect {VICTIM}\n")));
     assert!(
         out.contains(
@@ -305,7 +310,8 @@ fn bisect_names_the_polluter_within_the_run_bound_and_says_when_it_cannot() {
     let repro = out
         .lines()
         .find(|l| {
-            l.contains(" -m pytest -p no:xdist ") && l.ends_with(&format!("{POLLUTER} {VICTIM}"))
+            l.contains(" -m pytest --numprocesses=0 ")
+                && l.ends_with(&format!("{POLLUTER} {VICTIM}"))
         })
         .unwrap()
         .trim_start();
@@ -349,9 +355,7 @@ fn bisect_names_the_polluter_within_the_run_bound_and_says_when_it_cannot() {
     ]);
     unknown.status(2);
     assert!(
-        unknown
-            .stderr()
-            .contains("is not in the last run's report log"),
+        unknown.stderr().contains("is not in the last run's events"),
         "{}",
         unknown.stderr()
     );

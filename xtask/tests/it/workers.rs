@@ -3,7 +3,8 @@
 use crate::support::Test;
 
 struct Record {
-    xdist_loaded: bool,
+    /// xdist distributes the tests (`-n` above 0).
+    distributed: bool,
     numprocesses: Option<u64>,
     argv: Vec<String>,
     hashseed: Option<String>,
@@ -22,7 +23,7 @@ fn run_with(task: &str, value: Option<&str>) -> Record {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(record).unwrap()).unwrap();
     Record {
-        xdist_loaded: json["xdist_loaded"].as_bool().unwrap(),
+        distributed: json["distributed"].as_bool().unwrap(),
         numprocesses: json["numprocesses"].as_u64(),
         argv: json["argv"]
             .as_array()
@@ -35,31 +36,31 @@ fn run_with(task: &str, value: Option<&str>) -> Record {
 }
 
 #[test]
-fn pytest_unset_is_serial_without_xdist() {
+fn pytest_unset_is_serial() {
     let r = run_with("pytest", None);
-    assert!(!r.xdist_loaded, "{:?}", r.argv);
-    assert!(r.argv.iter().any(|a| a == "no:xdist"));
+    assert!(!r.distributed, "{:?}", r.argv);
+    assert!(r.argv.iter().any(|a| a == "--numprocesses=0"));
     assert_eq!(r.hashseed.as_deref(), Some("0"));
 }
 
 #[test]
 fn empty_value_counts_as_unset() {
     let r = run_with("pytest", Some(""));
-    assert!(!r.xdist_loaded);
+    assert!(!r.distributed);
     let r = run_with("pytest-parallel", Some(""));
-    assert_eq!(r.xdist_loaded, usable() >= 2);
+    assert_eq!(r.distributed, usable() >= 2);
 }
 
 #[test]
-fn parallel_with_one_is_serial_without_xdist() {
+fn parallel_with_one_is_serial() {
     let r = run_with("pytest-parallel", Some("1"));
-    assert!(!r.xdist_loaded);
+    assert!(!r.distributed);
 }
 
 #[test]
 fn three_means_exactly_three_workers() {
     let r = run_with("pytest-parallel", Some("3"));
-    assert!(r.xdist_loaded);
+    assert!(r.distributed);
     assert_eq!(r.numprocesses, Some(3));
     assert!(
         r.argv.iter().any(|a| a == "--numprocesses=3"),
@@ -73,10 +74,10 @@ fn three_means_exactly_three_workers() {
 fn auto_runs_pytest_in_parallel() {
     let r = run_with("pytest", Some("auto"));
     if usable() >= 2 {
-        assert!(r.xdist_loaded);
+        assert!(r.distributed);
         assert_eq!(r.numprocesses, Some(usable() as u64));
     } else {
-        assert!(!r.xdist_loaded);
+        assert!(!r.distributed);
     }
 }
 
