@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
+use crate::ctx::Color;
 use crate::exit::ExitCode;
 use crate::tasks;
 
@@ -35,7 +36,8 @@ fn after_help() -> String {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Act on the Python project in this directory instead of this repository.
+    /// Act on the Python project in this directory (default: the nearest one
+    /// with a testing.toml from the working directory up).
     #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
     pub directory: Option<PathBuf>,
     /// Never show a progress bar (also: XTASK_NO_PROGRESS=1; CI and non-terminals get plain lines).
@@ -44,13 +46,6 @@ pub struct GlobalArgs {
     /// When to colour output.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Color {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Debug, Subcommand)]

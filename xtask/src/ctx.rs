@@ -1,13 +1,25 @@
 //! `Ctx`: what every task needs to know about where and how it runs,
 //! resolved once before any task starts.
+//!
+//! The project root is found at run time, never compiled in: `-C <dir>`, or
+//! the nearest directory holding `testing.toml` from the working directory
+//! up (where `cargo xtask` was run), or the working directory itself.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cli::{Color, GlobalArgs};
+use crate::config::FILE_NAME;
 use crate::error::UserError;
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
 
 #[derive(Debug, Clone)]
 pub struct Ctx {
@@ -19,12 +31,13 @@ pub struct Ctx {
     pub github_actions: bool,
 }
 
-/// The repository this xtask crate lives in.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+/// The project a run without `-C` acts on: the nearest directory holding
+/// `testing.toml` from `cwd` up, else `cwd` itself (where `init` writes one).
+pub fn project_root(cwd: &Path) -> PathBuf {
+    cwd.ancestors()
+        .find(|dir| dir.join(FILE_NAME).is_file())
+        .unwrap_or(cwd)
+        .to_path_buf()
 }
 
 fn env_flag(name: &str) -> bool {
@@ -32,8 +45,14 @@ fn env_flag(name: &str) -> bool {
 }
 
 impl Ctx {
-    pub fn new(global: &GlobalArgs) -> anyhow::Result<Ctx> {
-        let root = match &global.directory {
+    /// The project's reports directory, as `config` places it.
+    pub fn layout(&self, config: &crate::config::Config) -> crate::layout::Layout {
+        crate::layout::Layout::new(&self.root, config)
+    }
+
+    /// `directory` is `-C`'s value; `no_progress` is `--no-progress`.
+    pub fn new(directory: Option<&Path>, no_progress: bool, color: Color) -> anyhow::Result<Ctx> {
+        let root = match directory {
             Some(dir) => {
                 if !dir.is_dir() {
                     return Err(UserError::usage(
@@ -45,13 +64,15 @@ impl Ctx {
                 dir.canonicalize()
                     .with_context(|| format!("cannot resolve `{}`", dir.display()))?
             }
-            None => workspace_root()
-                .canonicalize()
-                .unwrap_or_else(|_| workspace_root()),
+            None => {
+                let cwd = std::env::current_dir().context("cannot read the working directory")?;
+                let cwd = cwd.canonicalize().unwrap_or(cwd);
+                project_root(&cwd)
+            }
         };
         let stderr_tty = std::io::stderr().is_terminal();
         let ci = env_flag("CI");
-        let color_ok = match global.color {
+        let color_ok = match color {
             Color::Always => true,
             Color::Never => false,
             Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
@@ -59,13 +80,34 @@ impl Ctx {
         if !color_ok {
             console::set_colors_enabled_stderr(false);
             console::set_colors_enabled(false);
-        } else if matches!(global.color, Color::Always) {
+        } else if color == Color::Always {
             console::set_colors_enabled(true);
         }
         Ok(Ctx {
             root,
-            progress: stderr_tty && !ci && !global.no_progress && !env_flag("XTASK_NO_PROGRESS"),
+            progress: stderr_tty && !ci && !no_progress && !env_flag("XTASK_NO_PROGRESS"),
             github_actions: env_flag("GITHUB_ACTIONS"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_is_the_nearest_directory_with_testing_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("project");
+        let deep = project.join("src/pkg");
+        std::fs::create_dir_all(&deep).unwrap();
+        assert_eq!(
+            project_root(&deep),
+            deep,
+            "no testing.toml anywhere: the working directory"
+        );
+        std::fs::write(project.join(FILE_NAME), "").unwrap();
+        assert_eq!(project_root(&deep), project);
+        assert_eq!(project_root(&project), project);
     }
 }

@@ -11,6 +11,8 @@ use crate::fsx;
 
 pub const FILE_NAME: &str = "durations.json";
 const VERSION: u32 = 1;
+/// No figure of a test or a start-up is longer than a day.
+const MAX_SECONDS: f64 = 86_400.0;
 /// Weight of the newest measurement in the smoothed value.
 const ALPHA: f64 = 0.5;
 
@@ -94,7 +96,18 @@ impl Durations {
                 )),
             ),
             Ok(text) => match serde_json::from_str::<Durations>(&text) {
-                Ok(d) => (d, None),
+                Ok(mut d) => {
+                    let dropped = d.drop_impossible();
+                    let warning = (!dropped.is_empty()).then(|| {
+                        format!(
+                            "`{}`: ignored {} impossible figure(s) (not a number of seconds from 0 to a day): {}",
+                            path.display(),
+                            dropped.len(),
+                            dropped.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                        )
+                    });
+                    (d, warning)
+                }
                 Err(e) => (
                     Durations::default(),
                     Some(format!(
@@ -104,6 +117,45 @@ impl Durations {
                 ),
             },
         }
+    }
+
+    /// Removes figures no run can have measured (negative, not finite, or
+    /// over a day), so plans and predictions stay finite; returns what went.
+    pub fn drop_impossible(&mut self) -> Vec<String> {
+        let possible = |s: f64| s.is_finite() && (0.0..=MAX_SECONDS).contains(&s);
+        let show = |s: f64| {
+            if s.abs() >= 1e6 {
+                format!("{s:e}")
+            } else {
+                format!("{s}")
+            }
+        };
+        let mut dropped = Vec::new();
+        self.tests.retain(|id, s| {
+            let keep = possible(*s);
+            if !keep {
+                dropped.push(format!("`{id}` = {}", show(*s)));
+            }
+            keep
+        });
+        for (kind, o) in [
+            ("overhead", &mut self.overhead),
+            ("coverage_overhead", &mut self.coverage_overhead),
+        ] {
+            for (name, slot) in [
+                ("process", &mut o.process),
+                ("xdist", &mut o.xdist),
+                ("shards", &mut o.shards),
+                ("per_test", &mut o.per_test),
+                ("xdist_per_test", &mut o.xdist_per_test),
+            ] {
+                if let Some(s) = slot.filter(|s| !possible(*s)) {
+                    dropped.push(format!("`{kind}.{name}` = {}", show(s)));
+                    *slot = None;
+                }
+            }
+        }
+        dropped
     }
 
     pub fn save(&mut self, path: &Path) -> anyhow::Result<()> {
@@ -250,5 +302,20 @@ mod tests {
         let (back, warning) = Durations::load(&path);
         assert!(warning.is_none());
         assert_eq!(back.scopes["tests/a.py"], 1.5);
+        // Figures no run can measure are dropped, with a warning naming them.
+        std::fs::write(
+            &path,
+            r#"{"tests": {"t.py::huge": 1e308, "t.py::negative": -2.0, "t.py::fine": 0.5}, "overhead": {"xdist": -1.0, "process": 0.4}}"#,
+        )
+        .unwrap();
+        let (d, warning) = Durations::load(&path);
+        let warning = warning.unwrap();
+        assert!(
+            warning.contains("ignored 3 impossible figure(s)"),
+            "{warning}"
+        );
+        assert!(warning.contains("`t.py::huge` = 1e308"), "{warning}");
+        assert_eq!(d.tests.len(), 1);
+        assert_eq!((d.overhead.xdist, d.overhead.process), (None, Some(0.4)));
     }
 }

@@ -88,40 +88,50 @@ pub fn relative(path: &Path, base: &Path) -> PathBuf {
         .unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// An exclusive advisory lock held until dropped (flock on a file).
+/// An exclusive advisory lock held until dropped (`flock` on a file).
 pub struct FileLock {
     _file: std::fs::File,
 }
 
 impl FileLock {
-    pub fn acquire(path: &Path) -> anyhow::Result<FileLock> {
+    fn open(path: &Path) -> anyhow::Result<std::fs::File> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create `{}`", dir.display()))?;
         }
-        let file = std::fs::OpenOptions::new()
+        std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .open(path)
-            .with_context(|| format!("cannot open lock file `{}`", path.display()))?;
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock on a valid, open file descriptor owned by `file`.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        if rc != 0 {
-            anyhow::bail!(
-                "cannot lock `{}`: {}",
-                path.display(),
-                std::io::Error::last_os_error()
-            );
-        }
+            .with_context(|| format!("cannot open lock file `{}`", path.display()))
+    }
+
+    /// Waits for the lock.
+    pub fn acquire(path: &Path) -> anyhow::Result<FileLock> {
+        let file = Self::open(path)?;
+        file.lock()
+            .with_context(|| format!("cannot lock `{}`", path.display()))?;
         Ok(FileLock { _file: file })
     }
-}
 
-/// Lower-case hex of a digest (or any bytes).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    /// Takes the lock if no one holds it; `None` when someone does.
+    pub fn try_acquire(path: &Path) -> anyhow::Result<Option<FileLock>> {
+        let file = Self::open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(FileLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock `{}`", path.display()))
+            }
+        }
+    }
+
+    /// The file behind the lock (to say who holds it).
+    pub fn file(&mut self) -> &mut std::fs::File {
+        &mut self._file
+    }
 }
 
 /// Creates a reports directory; a new one gets a `.gitignore` of `*`, as

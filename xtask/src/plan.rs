@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
+use crate::hash::Fingerprint;
 
 use crate::config::Dist;
 use crate::durations::{self, Durations};
@@ -250,23 +250,12 @@ pub fn fingerprint(
     k: usize,
     granularity: Granularity,
 ) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(
-        serde_json::to_string(&store.tests)
-            .unwrap_or_default()
-            .as_bytes(),
-    );
+    let mut hasher = Fingerprint::new();
+    hasher.bytes(serde_json::to_string(&store.tests).unwrap_or_default());
     for id in collected {
-        hasher.update(id.as_bytes());
-        hasher.update([0]);
+        hasher.field(id);
     }
-    hasher.update(format!("{k}:{granularity:?}").as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.bytes(format!("{k}:{granularity:?}")).hex(8)
 }
 
 /// Predicted wall time of an xdist run: every worker pays `startup`, then

@@ -77,6 +77,14 @@ pub fn parse(source: &str, value: &str) -> Result<Option<Request>, UserError> {
     }
 }
 
+/// The one prologue of every task that runs tests: the workers for `task`
+/// from the `--workers` flag, then `PYTEST_WORKERS`, then the config, with
+/// the CPUs this process may use.
+pub fn for_task(task: Task, flag: Option<&str>, config: &Parallel) -> Result<Workers, UserError> {
+    let env = std::env::var(ENV_VAR).ok();
+    resolve(task, flag, env.as_deref(), config, &usable_cpus)
+}
+
 /// Decides the workers for `task` from the flag, the environment variable and the config.
 pub fn resolve(
     task: Task,

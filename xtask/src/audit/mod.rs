@@ -5,6 +5,7 @@
 //! `audit` runs `scan` over them on every usable core. Rendering lives in
 //! `render`, the task (config, flags, exit code) in `tasks::audit`.
 
+mod checks;
 pub mod render;
 pub mod rules;
 mod scan;

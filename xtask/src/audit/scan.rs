@@ -23,30 +23,30 @@ pub struct Scanned {
 
 /// Kind and field ids of the grammar, looked up once: the walk compares
 /// numbers instead of names (`child_by_field_name` scans every field name).
-struct Grammar {
+pub(in crate::audit) struct Grammar {
     /// Per kind id: nodes the rules look at.
-    visit: Vec<bool>,
+    pub(in crate::audit) visit: Vec<bool>,
     /// Per kind id: parents that make a string literal inert.
-    inert_parent: Vec<bool>,
+    pub(in crate::audit) inert_parent: Vec<bool>,
     /// Per kind id: `concatenated_string`.
-    concatenated: Vec<bool>,
-    alias: u16,
-    arguments: u16,
-    attribute: u16,
-    body: u16,
-    function: u16,
-    left: u16,
-    module_name: u16,
-    name: u16,
-    name_id: std::num::NonZeroU16,
-    object: u16,
-    parameters: u16,
-    right: u16,
-    value: u16,
+    pub(in crate::audit) concatenated: Vec<bool>,
+    pub(in crate::audit) alias: u16,
+    pub(in crate::audit) arguments: u16,
+    pub(in crate::audit) attribute: u16,
+    pub(in crate::audit) body: u16,
+    pub(in crate::audit) function: u16,
+    pub(in crate::audit) left: u16,
+    pub(in crate::audit) module_name: u16,
+    pub(in crate::audit) name: u16,
+    pub(in crate::audit) name_id: std::num::NonZeroU16,
+    pub(in crate::audit) object: u16,
+    pub(in crate::audit) parameters: u16,
+    pub(in crate::audit) right: u16,
+    pub(in crate::audit) value: u16,
 }
 
 /// Kinds `Scan::visit` handles.
-const VISITED: [&str; 15] = [
+pub(in crate::audit) const VISITED: [&str; 15] = [
     "import_statement",
     "import_from_statement",
     "comment",
@@ -64,7 +64,7 @@ const VISITED: [&str; 15] = [
     "tuple",
 ];
 
-fn grammar() -> &'static Grammar {
+pub(in crate::audit) fn grammar() -> &'static Grammar {
     static GRAMMAR: OnceLock<Grammar> = OnceLock::new();
     GRAMMAR.get_or_init(|| {
         let language: Language = tree_sitter_python::LANGUAGE.into();
@@ -142,7 +142,7 @@ pub fn scan(parser: &mut Parser, source: &str) -> Scanned {
 }
 
 /// The first syntax error in the tree, if any, as a finding.
-fn syntax_error(tree: &Tree, source: &str) -> Option<Finding> {
+pub(in crate::audit) fn syntax_error(tree: &Tree, source: &str) -> Option<Finding> {
     let root = tree.root_node();
     if !root.has_error() {
         return None;
@@ -194,7 +194,11 @@ fn syntax_error(tree: &Tree, source: &str) -> Option<Finding> {
 
 /// 1-based line and column (in characters) of a node boundary, from
 /// tree-sitter's row and byte column (no scan from the top of the file).
-fn node_position(source: &str, byte: usize, point: tree_sitter::Point) -> (usize, usize) {
+pub(in crate::audit) fn node_position(
+    source: &str,
+    byte: usize,
+    point: tree_sitter::Point,
+) -> (usize, usize) {
     let line_start = byte.saturating_sub(point.column);
     let column = source
         .get(line_start..byte)
@@ -204,31 +208,31 @@ fn node_position(source: &str, byte: usize, point: tree_sitter::Point) -> (usize
 
 /// Where in the file the walk is.
 #[derive(Clone, Copy, Default)]
-struct Where<'t> {
+pub(in crate::audit) struct Where<'t> {
     /// The innermost function (or method) being walked.
-    func: Option<Node<'t>>,
+    pub(in crate::audit) func: Option<Node<'t>>,
     /// Inside a decorator expression (parametrize data and the like).
-    decorator: bool,
+    pub(in crate::audit) decorator: bool,
     /// Inside a class body (not in one of its methods).
-    class_body: bool,
+    pub(in crate::audit) class_body: bool,
     /// Inside an `assert` statement.
-    assert: bool,
+    pub(in crate::audit) assert: bool,
     /// The kind ids of the parent and grandparent nodes.
-    parent: u16,
-    grandparent: u16,
+    pub(in crate::audit) parent: u16,
+    pub(in crate::audit) grandparent: u16,
 }
 
 /// A fixture declared by `@pytest.fixture(...)`.
-struct Fixture {
-    scope: Option<String>,
-    autouse: bool,
+pub(in crate::audit) struct Fixture {
+    pub(in crate::audit) scope: Option<String>,
+    pub(in crate::audit) autouse: bool,
 }
 
-const BROAD_SCOPES: [&str; 4] = ["session", "package", "module", "class"];
+pub(in crate::audit) const BROAD_SCOPES: [&str; 4] = ["session", "package", "module", "class"];
 
 /// What a call creates, for the fixture and module-level rules.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Resource {
+pub(in crate::audit) enum Resource {
     DbConnection,
     DbEngine,
     DbSession,
@@ -240,7 +244,7 @@ enum Resource {
 }
 
 impl Resource {
-    fn describe(self) -> &'static str {
+    pub(in crate::audit) fn describe(self) -> &'static str {
         match self {
             Resource::DbConnection => "a database connection",
             Resource::DbEngine => "a database engine (a connection pool)",
@@ -253,13 +257,13 @@ impl Resource {
         }
     }
 
-    fn is_dagster(self) -> bool {
+    pub(in crate::audit) fn is_dagster(self) -> bool {
         matches!(self, Resource::DagsterInstance | Resource::DagsterContext)
     }
 }
 
 /// Methods that change a list, dict, set or deque in place.
-const MUTATORS: [&str; 22] = [
+pub(in crate::audit) const MUTATORS: [&str; 22] = [
     "append",
     "extend",
     "insert",
@@ -285,7 +289,7 @@ const MUTATORS: [&str; 22] = [
 ];
 
 /// Calls that undo a temporary file or directory when they mention it.
-const CLEANUPS: [&str; 11] = [
+pub(in crate::audit) const CLEANUPS: [&str; 11] = [
     "rmtree",
     "remove",
     "unlink",
@@ -300,7 +304,7 @@ const CLEANUPS: [&str; 11] = [
 ];
 
 /// The last name of every call `cwd_file` looks at.
-const WRITERS: [&str; 26] = [
+pub(in crate::audit) const WRITERS: [&str; 26] = [
     "open",
     "write_text",
     "write_bytes",
@@ -331,36 +335,36 @@ const WRITERS: [&str; 26] = [
 
 /// A test mutating module-level state, kept until the whole file is seen
 /// (an autouse fixture that resets the name makes it managed).
-struct Mutation {
-    name: String,
-    func: usize,
-    start: (usize, usize),
-    end: (usize, usize),
-    func_name: String,
+pub(in crate::audit) struct Mutation {
+    pub(in crate::audit) name: String,
+    pub(in crate::audit) func: usize,
+    pub(in crate::audit) start: (usize, usize),
+    pub(in crate::audit) end: (usize, usize),
+    pub(in crate::audit) func_name: String,
 }
 
-struct Scan<'s> {
-    src: &'s str,
+pub(in crate::audit) struct Scan<'s> {
+    pub(in crate::audit) src: &'s str,
     /// Local name → dotted name it was imported as.
-    imports: HashMap<String, String>,
+    pub(in crate::audit) imports: HashMap<String, String>,
     /// Module-level names bound to mutable containers, with their line.
-    module_mutables: HashMap<String, usize>,
+    pub(in crate::audit) module_mutables: HashMap<String, usize>,
     /// Function node id → names local to it (computed on first use).
-    locals: HashMap<usize, HashSet<String>>,
+    pub(in crate::audit) locals: HashMap<usize, HashSet<String>>,
     /// Function node ids of autouse fixtures.
-    autouse: HashSet<usize>,
-    mutations: Vec<Mutation>,
+    pub(in crate::audit) autouse: HashSet<usize>,
+    pub(in crate::audit) mutations: Vec<Mutation>,
     /// Function node ids that change into a directory of their own.
-    isolating: HashSet<usize>,
+    pub(in crate::audit) isolating: HashSet<usize>,
     /// Writes to fixed relative paths, with the function they are in.
-    cwd_writes: Vec<(Option<usize>, Finding)>,
+    pub(in crate::audit) cwd_writes: Vec<(Option<usize>, Finding)>,
     /// Line → rule ids allowed on it (`all` allows every rule).
-    allowed: HashMap<usize, Vec<String>>,
-    findings: Vec<Finding>,
+    pub(in crate::audit) allowed: HashMap<usize, Vec<String>>,
+    pub(in crate::audit) findings: Vec<Finding>,
 }
 
 impl<'s> Scan<'s> {
-    fn new(src: &'s str) -> Scan<'s> {
+    pub(in crate::audit) fn new(src: &'s str) -> Scan<'s> {
         Scan {
             src,
             imports: HashMap::new(),
@@ -375,11 +379,17 @@ impl<'s> Scan<'s> {
         }
     }
 
-    fn text(&self, node: Node) -> &'s str {
+    pub(in crate::audit) fn text(&self, node: Node) -> &'s str {
         &self.src[node.byte_range()]
     }
 
-    fn report(&mut self, rule: Rule, node: Node, message: String, hint: Option<String>) {
+    pub(in crate::audit) fn report(
+        &mut self,
+        rule: Rule,
+        node: Node,
+        message: String,
+        hint: Option<String>,
+    ) {
         let start = node_position(self.src, node.start_byte(), node.start_position());
         let end = node_position(self.src, node.end_byte(), node.end_position());
         self.findings
@@ -387,7 +397,7 @@ impl<'s> Scan<'s> {
     }
 
     /// Applies suppressions and the deferred module-state findings.
-    fn finish(mut self) -> Scanned {
+    pub(in crate::audit) fn finish(mut self) -> Scanned {
         let managed: HashSet<&str> = self
             .mutations
             .iter()
@@ -441,7 +451,7 @@ impl<'s> Scan<'s> {
     // ---- names ------------------------------------------------------------
 
     /// The dotted name of an identifier or attribute chain, through imports.
-    fn qualified(&self, node: Node) -> Option<String> {
+    pub(in crate::audit) fn qualified(&self, node: Node) -> Option<String> {
         match node.kind() {
             "identifier" => {
                 let name = self.text(node);
@@ -461,7 +471,7 @@ impl<'s> Scan<'s> {
         }
     }
 
-    fn record_import(&mut self, node: Node) {
+    pub(in crate::audit) fn record_import(&mut self, node: Node) {
         let module = if node.kind() == "import_from_statement" {
             node.child_by_field_id(grammar().module_name)
                 .map(|m| self.text(m).to_string())
@@ -496,7 +506,7 @@ impl<'s> Scan<'s> {
         }
     }
 
-    fn record_comment(&mut self, node: Node) {
+    pub(in crate::audit) fn record_comment(&mut self, node: Node) {
         let text = self.text(node);
         let Some(at) = text.find("xtask: allow(") else {
             return;
@@ -514,7 +524,7 @@ impl<'s> Scan<'s> {
     // ---- the walk ---------------------------------------------------------
 
     /// Walks the whole tree with one cursor, keeping a context per depth.
-    fn walk(&mut self, root: Node<'s>) {
+    pub(in crate::audit) fn walk(&mut self, root: Node<'s>) {
         let mut cursor = root.walk();
         let mut stack = vec![Where::default()];
         loop {
@@ -547,7 +557,7 @@ impl<'s> Scan<'s> {
 
     /// Applies the rules to one node; returns the context for its children,
     /// or `None` when they need no visit.
-    fn visit(&mut self, node: Node<'s>, at: Where<'s>) -> Option<Where<'s>> {
+    pub(in crate::audit) fn visit(&mut self, node: Node<'s>, at: Where<'s>) -> Option<Where<'s>> {
         let mut inner = at;
         inner.grandparent = at.parent;
         inner.parent = node.kind_id();
@@ -594,1022 +604,9 @@ impl<'s> Scan<'s> {
         }
         Some(inner)
     }
-
-    fn func_name(&self, func: Node) -> &'s str {
-        func.child_by_field_id(grammar().name)
-            .map_or("<function>", |n| self.text(n))
-    }
-
-    // ---- fixtures ---------------------------------------------------------
-
-    /// The fixture declaration on a function, if it is decorated as one.
-    fn fixture(&self, func: Node) -> Option<Fixture> {
-        let decorated = func
-            .parent()
-            .filter(|p| p.kind() == "decorated_definition")?;
-        let mut cursor = decorated.walk();
-        for decorator in decorated.named_children(&mut cursor) {
-            if decorator.kind() != "decorator" {
-                continue;
-            }
-            let Some(expr) = decorator.named_child(0) else {
-                continue;
-            };
-            let (callee, args) = if expr.kind() == "call" {
-                (
-                    expr.child_by_field_id(grammar().function),
-                    expr.child_by_field_id(grammar().arguments),
-                )
-            } else {
-                (Some(expr), None)
-            };
-            let Some(name) = callee.and_then(|c| self.qualified(c)) else {
-                continue;
-            };
-            if last_segment(&name) != "fixture" {
-                continue;
-            }
-            let mut fixture = Fixture {
-                scope: None,
-                autouse: false,
-            };
-            if let Some(args) = args {
-                let mut c = args.walk();
-                for (i, arg) in args.named_children(&mut c).enumerate() {
-                    if arg.kind() == "keyword_argument" {
-                        let key = arg.child_by_field_id(grammar().name).map(|n| self.text(n));
-                        let value = arg.child_by_field_id(grammar().value);
-                        match key {
-                            Some("scope") => {
-                                fixture.scope = value.and_then(|v| self.plain_string(v));
-                            }
-                            Some("autouse") => {
-                                fixture.autouse = value.is_some_and(|v| self.text(v) == "True");
-                            }
-                            _ => {}
-                        }
-                    } else if i == 0 {
-                        // pytest's old positional form: `@pytest.fixture("session")`.
-                        if let Some(scope) = self.plain_string(arg) {
-                            fixture.scope = Some(scope);
-                        }
-                    }
-                }
-            }
-            return Some(fixture);
-        }
-        None
-    }
-
-    fn function(&mut self, func: Node<'s>) {
-        let Some(fixture) = self.fixture(func) else {
-            return;
-        };
-        if fixture.autouse {
-            self.autouse.insert(func.id());
-        }
-        let Some(scope) = fixture.scope.filter(|s| BROAD_SCOPES.contains(&s.as_str())) else {
-            return;
-        };
-        let Some(body) = func.child_by_field_id(grammar().body) else {
-            return;
-        };
-        // Names bound in the body to resources, then what leaves the fixture.
-        let mut bound: HashMap<&'s str, Resource> = HashMap::new();
-        let mut exits: Vec<Node<'s>> = Vec::new();
-        self.fixture_body(body, &mut bound, &mut exits);
-        let name = self.func_name(func);
-        for exit in exits {
-            let verb = if exit.kind() == "yield" {
-                "yields"
-            } else {
-                "returns"
-            };
-            let Some(value) = exit.named_child(0) else {
-                continue;
-            };
-            if let Some(resource) = self.value_resource(value, &bound) {
-                self.report(
-                    Rule::SharedMutableFixture,
-                    exit,
-                    format!(
-                        "{scope}-scoped fixture `{name}` {verb} {}, shared by every test in the {scope}",
-                        resource.describe()
-                    ),
-                    None,
-                );
-            }
-        }
-    }
-
-    /// Collects resource bindings and return/yield nodes of a fixture body,
-    /// without entering nested functions, lambdas or classes.
-    fn fixture_body(
-        &self,
-        node: Node<'s>,
-        bound: &mut HashMap<&'s str, Resource>,
-        exits: &mut Vec<Node<'s>>,
-    ) {
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
-            match child.kind() {
-                "function_definition" | "lambda" | "class_definition" | "decorated_definition" => {
-                    continue
-                }
-                "return_statement" | "yield" => exits.push(child),
-                "assignment" => {
-                    if let (Some(left), Some(right)) = (
-                        child.child_by_field_id(grammar().left),
-                        child.child_by_field_id(grammar().right),
-                    ) {
-                        if left.kind() == "identifier" {
-                            if let Some(r) = self.value_resource(right, bound) {
-                                bound.insert(self.text(left), r);
-                            }
-                        }
-                    }
-                }
-                "as_pattern" => {
-                    let value = child.named_child(0);
-                    let target = child
-                        .child_by_field_id(grammar().alias)
-                        .and_then(|a| a.named_child(0))
-                        .filter(|t| t.kind() == "identifier");
-                    if let (Some(value), Some(target)) = (value, target) {
-                        if let Some(r) = self.value_resource(value, bound) {
-                            bound.insert(self.text(target), r);
-                        }
-                    }
-                }
-                _ => {}
-            }
-            self.fixture_body(child, bound, exits);
-        }
-    }
-
-    /// What resource an expression evaluates to, as far as the file shows.
-    fn value_resource(&self, value: Node, bound: &HashMap<&'s str, Resource>) -> Option<Resource> {
-        match value.kind() {
-            "call" => self.call_resource(value),
-            "identifier" => bound.get(self.text(value)).copied(),
-            "await" | "parenthesized_expression" => value
-                .named_child(0)
-                .and_then(|v| self.value_resource(v, bound)),
-            "expression_list" | "tuple" => {
-                let mut cursor = value.walk();
-                let found = value
-                    .named_children(&mut cursor)
-                    .find_map(|v| self.value_resource(v, bound));
-                found
-            }
-            _ => None,
-        }
-    }
-
-    /// The resource a call creates, judged by the callee's dotted name.
-    fn call_resource(&self, call: Node) -> Option<Resource> {
-        let func = call.child_by_field_id(grammar().function)?;
-        let Some(q) = self.qualified(func) else {
-            // `sessionmaker(bind=engine)()`
-            if func.kind() == "call" {
-                let inner = func
-                    .child_by_field_id(grammar().function)
-                    .and_then(|f| self.qualified(f))?;
-                if last_segment(&inner) == "sessionmaker" {
-                    return Some(Resource::DbSession);
-                }
-            }
-            return None;
-        };
-        let last = last_segment(&q);
-        let has_receiver = q.contains('.');
-        if q.contains("DagsterInstance.") || last == "instance_for_test" {
-            return Some(Resource::DagsterInstance);
-        }
-        if last.starts_with("build_") && last.ends_with("_context") {
-            return Some(Resource::DagsterContext);
-        }
-        if q.ends_with("GraphDatabase.driver")
-            || q.ends_with("GraphDatabase.bolt_driver")
-            || q.ends_with("GraphDatabase.neo4j_driver")
-        {
-            return Some(Resource::Neo4jDriver);
-        }
-        Some(match last {
-            "session" if has_receiver => Resource::Neo4jSession,
-            "create_engine" | "create_async_engine" => Resource::DbEngine,
-            "Session" | "AsyncSession" | "scoped_session" => Resource::DbSession,
-            "connect"
-            | "ConnectionPool"
-            | "AsyncConnectionPool"
-            | "MongoClient"
-            | "Redis"
-            | "StrictRedis" => Resource::DbConnection,
-            "open" if has_receiver || q == "open" => Resource::OpenFile,
-            "TemporaryFile" | "NamedTemporaryFile" | "SpooledTemporaryFile" => Resource::OpenFile,
-            _ => return None,
-        })
-    }
-
-    // ---- module-level state -----------------------------------------------
-
-    /// Module-level names bound to mutable containers.
-    fn collect_module_state(&mut self, root: Node<'s>) {
-        let mut cursor = root.walk();
-        for stmt in root.named_children(&mut cursor) {
-            if stmt.kind() == "import_statement" || stmt.kind() == "import_from_statement" {
-                self.record_import(stmt);
-                continue;
-            }
-            if stmt.kind() != "expression_statement" {
-                continue;
-            }
-            let Some(assign) = stmt.named_child(0).filter(|a| a.kind() == "assignment") else {
-                continue;
-            };
-            let (Some(left), Some(right)) = (
-                assign.child_by_field_id(grammar().left),
-                assign.child_by_field_id(grammar().right),
-            ) else {
-                continue;
-            };
-            if left.kind() == "identifier" && self.is_mutable_container(right) {
-                self.module_mutables
-                    .insert(self.text(left).to_string(), left.start_position().row + 1);
-            }
-        }
-    }
-
-    fn is_mutable_container(&self, value: Node) -> bool {
-        match value.kind() {
-            "list"
-            | "dictionary"
-            | "set"
-            | "list_comprehension"
-            | "dictionary_comprehension"
-            | "set_comprehension" => true,
-            "call" => value
-                .child_by_field_id(grammar().function)
-                .and_then(|f| self.qualified(f))
-                .is_some_and(|q| {
-                    matches!(
-                        last_segment(&q),
-                        "list"
-                            | "dict"
-                            | "set"
-                            | "defaultdict"
-                            | "OrderedDict"
-                            | "Counter"
-                            | "deque"
-                            | "bytearray"
-                    )
-                }),
-            _ => false,
-        }
-    }
-
-    /// Names local to a function: parameters and names it binds without `global`.
-    fn locals_of(&mut self, func: Node<'s>) -> &HashSet<String> {
-        if !self.locals.contains_key(&func.id()) {
-            let mut names = HashSet::new();
-            let mut globals = HashSet::new();
-            if let Some(params) = func.child_by_field_id(grammar().parameters) {
-                let mut cursor = params.walk();
-                for p in params.named_children(&mut cursor) {
-                    let id = match p.kind() {
-                        "identifier" => Some(p),
-                        "default_parameter" | "typed_default_parameter" => {
-                            p.child_by_field_id(grammar().name)
-                        }
-                        _ => p.named_child(0).and_then(|c| {
-                            if c.kind() == "identifier" {
-                                Some(c)
-                            } else {
-                                c.named_child(0)
-                            }
-                        }),
-                    };
-                    if let Some(id) = id.filter(|i| i.kind() == "identifier") {
-                        names.insert(self.text(id).to_string());
-                    }
-                }
-            }
-            if let Some(body) = func.child_by_field_id(grammar().body) {
-                self.bindings(body, &mut names, &mut globals);
-            }
-            for g in &globals {
-                names.remove(g);
-            }
-            self.locals.insert(func.id(), names);
-        }
-        &self.locals[&func.id()]
-    }
-
-    fn bindings(&self, node: Node, names: &mut HashSet<String>, globals: &mut HashSet<String>) {
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
-            match child.kind() {
-                "function_definition" | "class_definition" => {
-                    if let Some(n) = child.child_by_field_id(grammar().name) {
-                        names.insert(self.text(n).to_string());
-                    }
-                    continue;
-                }
-                "lambda" => continue,
-                "global_statement" | "nonlocal_statement" => {
-                    let mut c = child.walk();
-                    for id in child.named_children(&mut c) {
-                        globals.insert(self.text(id).to_string());
-                    }
-                }
-                "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
-                    if let Some(left) = child.child_by_field_id(grammar().left) {
-                        self.targets(left, names);
-                    }
-                }
-                "as_pattern_target" => self.targets(child, names),
-                "named_expression" => {
-                    if let Some(n) = child.child_by_field_id(grammar().name) {
-                        names.insert(self.text(n).to_string());
-                    }
-                }
-                _ => {}
-            }
-            self.bindings(child, names, globals);
-        }
-    }
-
-    fn targets(&self, node: Node, names: &mut HashSet<String>) {
-        match node.kind() {
-            "identifier" => {
-                names.insert(self.text(node).to_string());
-            }
-            "pattern_list"
-            | "tuple_pattern"
-            | "list_pattern"
-            | "as_pattern_target"
-            | "list_splat_pattern"
-            | "parenthesized_expression"
-            | "tuple"
-            | "list" => {
-                let mut cursor = node.walk();
-                for c in node.named_children(&mut cursor) {
-                    self.targets(c, names);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Records a change to module-level container `name` made at `node`.
-    fn module_mutation(&mut self, name_node: Node<'s>, node: Node<'s>, at: Where<'s>) {
-        if name_node.kind() != "identifier" || self.module_mutables.is_empty() {
-            return;
-        }
-        let name = self.text(name_node);
-        let Some(func) = at.func else { return };
-        if !self.module_mutables.contains_key(name) || self.locals_of(func).contains(name) {
-            return;
-        }
-        let func_name = self.func_name(func).to_string();
-        self.mutations.push(Mutation {
-            name: name.to_string(),
-            func: func.id(),
-            start: node_position(self.src, node.start_byte(), node.start_position()),
-            end: node_position(self.src, node.end_byte(), node.end_position()),
-            func_name,
-        });
-    }
-
-    // ---- statements -------------------------------------------------------
-
-    fn assignment(&mut self, node: Node<'s>, at: Where<'s>) {
-        let Some(left) = node.child_by_field_id(grammar().left) else {
-            return;
-        };
-        let augmented = node.kind() == "augmented_assignment";
-        // `os.environ[...] = …`, `sys.path[...] = …`, `sys.modules[...] = …`
-        let (target, subscripted) = if left.kind() == "subscript" {
-            (left.child_by_field_id(grammar().value), true)
-        } else {
-            (Some(left), false)
-        };
-        if let Some(target) = target {
-            if let Some(q) = self.qualified(target) {
-                if let Some((rule, what)) = process_global(&q) {
-                    if subscripted || target.kind() == "attribute" {
-                        self.report(
-                            rule,
-                            node,
-                            format!(
-                                "`{}` changes {what} for every later test in this worker",
-                                one_line(self.text(node))
-                            ),
-                            None,
-                        );
-                    }
-                }
-            }
-            if subscripted {
-                self.module_mutation(target, node, at);
-            }
-        }
-        // `NAME += [...]` on a module list is a local name unless declared
-        // `global`, and then the global-statement rule reports it.
-        // Module-level (or class-level) connections, drivers and Dagster objects.
-        if at.func.is_none() && !augmented {
-            if let Some(right) = node.child_by_field_id(grammar().right) {
-                if right.kind() == "call" && !self.is_instance_get(right) {
-                    if let Some(resource) = self.call_resource(right) {
-                        let name = one_line(self.text(left));
-                        let place = if at.class_body {
-                            "class attribute"
-                        } else {
-                            "module-level"
-                        };
-                        self.report(
-                            rule_for_module(resource),
-                            node,
-                            format!(
-                                "{place} `{name}` is {} created at import time and shared by every test that uses it",
-                                resource.describe()
-                            ),
-                            None,
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    fn delete(&mut self, node: Node<'s>, at: Where<'s>) {
-        let mut targets = Vec::new();
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
-            if child.kind() == "expression_list" {
-                let mut c = child.walk();
-                targets.extend(child.named_children(&mut c));
-            } else {
-                targets.push(child);
-            }
-        }
-        for target in targets {
-            if target.kind() != "subscript" {
-                continue;
-            }
-            let Some(value) = target.child_by_field_id(grammar().value) else {
-                continue;
-            };
-            if let Some((rule, what)) = self.qualified(value).and_then(|q| process_global(&q)) {
-                self.report(
-                    rule,
-                    node,
-                    format!(
-                        "`{}` changes {what} for every later test in this worker",
-                        one_line(self.text(node))
-                    ),
-                    None,
-                );
-            }
-            self.module_mutation(value, node, at);
-        }
-    }
-
-    // ---- calls ------------------------------------------------------------
-
-    fn is_instance_get(&self, call: Node) -> bool {
-        call.child_by_field_id(grammar().function)
-            .and_then(|f| self.qualified(f))
-            .is_some_and(|q| dotted_is(&q, "DagsterInstance.get"))
-    }
-
-    fn call(&mut self, node: Node<'s>, at: Where<'s>) {
-        let Some(func) = node.child_by_field_id(grammar().function) else {
-            return;
-        };
-        let args = node.child_by_field_id(grammar().arguments);
-        let q = self.qualified(func);
-        if let Some(args) = args.filter(|_| !at.decorator) {
-            let mut cursor = args.walk();
-            for arg in args.named_children(&mut cursor) {
-                if arg.kind() == "keyword_argument" {
-                    self.keyword(arg, q.as_deref());
-                }
-            }
-        }
-
-        // Mutating methods on os.environ, sys.path, sys.modules and module containers.
-        if func.kind() == "attribute" {
-            let method = func
-                .child_by_field_id(grammar().attribute)
-                .map_or("", |a| self.text(a));
-            if let Some(object) = func.child_by_field_id(grammar().object) {
-                if let Some((rule, what)) = self.qualified(object).and_then(|o| process_global(&o))
-                {
-                    let mutating = match rule {
-                        Rule::SysPathMutation => {
-                            matches!(
-                                method,
-                                "insert"
-                                    | "append"
-                                    | "extend"
-                                    | "remove"
-                                    | "pop"
-                                    | "clear"
-                                    | "__setitem__"
-                            )
-                        }
-                        _ => matches!(
-                            method,
-                            "update"
-                                | "pop"
-                                | "setdefault"
-                                | "clear"
-                                | "popitem"
-                                | "__setitem__"
-                                | "__delitem__"
-                        ),
-                    };
-                    if mutating {
-                        self.report(
-                            rule,
-                            node,
-                            format!(
-                                "`{}` changes {what} for every later test in this worker",
-                                one_line(self.text(node))
-                            ),
-                            None,
-                        );
-                    }
-                }
-                if MUTATORS.contains(&method) {
-                    self.module_mutation(object, node, at);
-                }
-            }
-        }
-
-        let last = match func.kind() {
-            "attribute" => func
-                .child_by_field_id(grammar().attribute)
-                .map_or("", |a| self.text(a)),
-            _ => self.text(func),
-        };
-        // `monkeypatch.chdir(tmp_path)`, `tmpdir.as_cwd()`, click's
-        // `runner.isolated_filesystem()`: relative paths are private after these.
-        if matches!(last, "chdir" | "as_cwd" | "isolated_filesystem") {
-            if let Some(f) = at.func {
-                self.isolating.insert(f.id());
-            }
-        }
-        // `Path("x").write_text()` has no dotted name, only a method.
-        let Some(q) = q else {
-            self.cwd_file(at, node, func, "", last, args);
-            return;
-        };
-
-        if dotted_is(&q, "os.putenv") || dotted_is(&q, "os.unsetenv") {
-            self.report(
-                Rule::OsEnvironMutation,
-                node,
-                format!(
-                    "`{}` changes the process environment for every later test in this worker",
-                    one_line(self.text(node))
-                ),
-                None,
-            );
-        }
-        if dotted_is(&q, "os.chdir") || dotted_is(&q, "os.fchdir") {
-            self.report(
-                Rule::OsChdir,
-                node,
-                "`os.chdir` changes the working directory of the whole worker process".into(),
-                None,
-            );
-        }
-        if dotted_is(&q, "DagsterInstance.get") {
-            self.report(
-                Rule::DagsterInstanceGet,
-                node,
-                "`DagsterInstance.get()` returns the shared instance configured by DAGSTER_HOME"
-                    .into(),
-                None,
-            );
-        }
-        self.tempfile(node, &q, at);
-        self.cwd_file(at, node, func, &q, last, args);
-    }
-
-    /// `tempfile.mkdtemp()` and friends without a visible cleanup.
-    fn tempfile(&mut self, node: Node<'s>, q: &str, at: Where<'s>) {
-        let last = last_segment(q);
-        let kind = match last {
-            "mkdtemp" | "mkstemp" | "mktemp" if q.starts_with("tempfile.") || q == last => last,
-            "NamedTemporaryFile" if self.keyword_text(node, "delete") == Some("False") => {
-                "NamedTemporaryFile(delete=False)"
-            }
-            _ => return,
-        };
-        if self
-            .keyword_text(node, "dir")
-            .is_some_and(|d| d.contains("tmp_path") || d.contains("tmpdir"))
-        {
-            return;
-        }
-        // The names the result is bound to, if any.
-        let mut names = HashSet::new();
-        let mut parent = node.parent();
-        while let Some(p) = parent {
-            match p.kind() {
-                "await" | "parenthesized_expression" => parent = p.parent(),
-                "assignment" => {
-                    if let Some(left) = p.child_by_field_id(grammar().left) {
-                        self.targets(left, &mut names);
-                    }
-                    break;
-                }
-                "as_pattern" => {
-                    if let Some(alias) = p.child_by_field_id(grammar().alias) {
-                        self.targets(alias, &mut names);
-                    }
-                    break;
-                }
-                _ => break,
-            }
-        }
-        let scope = at
-            .func
-            .and_then(|f| f.child_by_field_id(grammar().body))
-            .unwrap_or_else(|| root_of(node));
-        let cleaned = names.iter().any(|n| self.cleans_up(scope, n));
-        if !cleaned {
-            self.report(
-                Rule::UnmanagedTempfile,
-                node,
-                format!("`{kind}` creates a temporary path that nothing removes"),
-                None,
-            );
-        }
-    }
-
-    /// Whether a cleanup call under `scope` mentions `name`.
-    fn cleans_up(&self, scope: Node, name: &str) -> bool {
-        let mut stack = vec![scope];
-        while let Some(node) = stack.pop() {
-            if node.kind() == "call" {
-                let callee = node
-                    .child_by_field_id(grammar().function)
-                    .and_then(|f| self.qualified(f));
-                if callee.is_some_and(|c| CLEANUPS.contains(&last_segment(&c)))
-                    && mentions(self.text(node), name)
-                {
-                    return true;
-                }
-            }
-            let mut cursor = node.walk();
-            stack.extend(node.named_children(&mut cursor));
-        }
-        false
-    }
-
-    /// Writes to fixed relative paths: `open("out.csv", "w")`, `Path("x").write_text()`, …
-    fn cwd_file(
-        &mut self,
-        at: Where<'s>,
-        node: Node<'s>,
-        func: Node<'s>,
-        q: &str,
-        last: &str,
-        args: Option<Node<'s>>,
-    ) {
-        if !WRITERS.contains(&last) {
-            return;
-        }
-        let first = args.and_then(|a| self.positional(a, 0));
-        let open_like = matches!(
-            q,
-            "open"
-                | "io.open"
-                | "builtins.open"
-                | "codecs.open"
-                | "gzip.open"
-                | "bz2.open"
-                | "lzma.open"
-        );
-        let relative = |s: &Scan, n: Option<Node>| {
-            n.and_then(|n| s.plain_string(n))
-                .filter(|p| is_relative_file(p))
-        };
-        let mut hit: Option<(String, &str)> = None;
-        if open_like {
-            let mode = args
-                .and_then(|a| self.positional(a, 1))
-                .and_then(|m| self.plain_string(m))
-                .or_else(|| {
-                    self.keyword_text(node, "mode")
-                        .map(|m| m.trim_matches(['"', '\'']).to_string())
-                });
-            if mode.is_some_and(|m| m.contains(['w', 'a', 'x', '+'])) {
-                if let Some(p) = relative(self, first) {
-                    hit = Some((p, "opens for writing"));
-                }
-            }
-        } else if func.kind() == "attribute"
-            && matches!(
-                last,
-                "write_text" | "write_bytes" | "touch" | "mkdir" | "open"
-            )
-        {
-            // `Path("out.txt").write_text(...)`
-            let object = func.child_by_field_id(grammar().object);
-            if let Some(ctor) = object.filter(|o| o.kind() == "call") {
-                let is_path = ctor
-                    .child_by_field_id(grammar().function)
-                    .and_then(|f| self.qualified(f))
-                    .is_some_and(|c| matches!(last_segment(&c), "Path" | "PurePath" | "PosixPath"));
-                let writes = last != "open"
-                    || args
-                        .and_then(|a| self.positional(a, 0))
-                        .and_then(|m| self.plain_string(m))
-                        .is_some_and(|m| m.contains(['w', 'a', 'x', '+']));
-                if is_path && writes {
-                    let path_arg = ctor
-                        .child_by_field_id(grammar().arguments)
-                        .and_then(|a| self.positional(a, 0));
-                    if let Some(p) = relative(self, path_arg) {
-                        let verb = if matches!(last, "mkdir" | "touch") {
-                            "creates"
-                        } else {
-                            "writes"
-                        };
-                        hit = Some((p, verb));
-                    }
-                }
-            }
-        } else if matches!(q, "os.mkdir" | "os.makedirs") {
-            if let Some(p) = relative(self, first) {
-                hit = Some((p, "creates"));
-            }
-        } else if matches!(
-            q,
-            "shutil.copy" | "shutil.copy2" | "shutil.copyfile" | "shutil.copytree" | "shutil.move"
-        ) {
-            if let Some(p) = relative(self, args.and_then(|a| self.positional(a, 1))) {
-                hit = Some((p, "writes"));
-            }
-        } else if (func.kind() == "attribute"
-            && matches!(
-                last,
-                "to_csv"
-                    | "to_parquet"
-                    | "to_json"
-                    | "to_excel"
-                    | "to_pickle"
-                    | "to_feather"
-                    | "to_hdf"
-                    | "savefig"
-            ))
-            || matches!(
-                q,
-                "numpy.save" | "numpy.savez" | "numpy.savetxt" | "logging.FileHandler"
-            )
-        {
-            if let Some(p) = relative(self, first) {
-                hit = Some((p, "writes"));
-            }
-        } else if matches!(
-            q,
-            "sqlite3.connect" | "duckdb.connect" | "dbm.open" | "shelve.open"
-        ) {
-            let db = first.or_else(|| self.keyword_value(node, "database"));
-            if let Some(p) = relative(self, db) {
-                hit = Some((p, "opens a database file"));
-            }
-        } else if matches!(last, "create_engine" | "create_async_engine") {
-            if let Some(url) = first.and_then(|u| self.plain_string(u)) {
-                if let Some(path) = url.split_once(":///").map(|(_, p)| p) {
-                    if url.starts_with("sqlite") && is_relative_file(path) {
-                        hit = Some((path.to_string(), "opens a database file"));
-                    }
-                }
-            }
-        }
-        if let Some((path, verb)) = hit {
-            self.report(
-                Rule::FixedCwdFile,
-                node,
-                format!("{verb} `{path}` in the working directory, shared by every worker"),
-                Some(format!(
-                    "write under `tmp_path` instead, e.g. `tmp_path / \"{}\"`",
-                    path.rsplit('/').next().unwrap_or(&path)
-                )),
-            );
-            // Kept only if the function never moves into a directory of its own.
-            let finding = self.findings.pop().expect("just reported");
-            self.cwd_writes.push((at.func.map(|f| f.id()), finding));
-        }
-    }
-
-    fn positional(&self, args: Node<'s>, index: usize) -> Option<Node<'s>> {
-        let mut cursor = args.walk();
-        let found = args
-            .named_children(&mut cursor)
-            .filter(|a| {
-                !matches!(
-                    a.kind(),
-                    "keyword_argument" | "list_splat" | "dictionary_splat" | "comment"
-                )
-            })
-            .nth(index);
-        found
-    }
-
-    fn keyword_value(&self, call: Node<'s>, key: &str) -> Option<Node<'s>> {
-        let args = call.child_by_field_id(grammar().arguments)?;
-        let mut cursor = args.walk();
-        let found = args.named_children(&mut cursor).find_map(|a| {
-            (a.kind() == "keyword_argument"
-                && a.child_by_field_id(grammar().name)
-                    .is_some_and(|n| self.text(n) == key))
-            .then(|| a.child_by_field_id(grammar().value))
-            .flatten()
-        });
-        found
-    }
-
-    fn keyword_text(&self, call: Node<'s>, key: &str) -> Option<&'s str> {
-        self.keyword_value(call, key).map(|v| self.text(v))
-    }
-
-    // ---- literals ---------------------------------------------------------
-
-    /// The value of a string literal without interpolation (`None` for f-strings
-    /// with `{…}` parts and for anything that is not a string).
-    fn plain_string(&self, node: Node) -> Option<String> {
-        let (content, interpolated) = self.string_parts(node)?;
-        (!interpolated).then_some(content)
-    }
-
-    /// A string literal's text before its first interpolation, and whether it has one.
-    fn string_parts(&self, node: Node) -> Option<(String, bool)> {
-        match node.kind() {
-            "string" => {
-                let mut out = String::new();
-                let mut cursor = node.walk();
-                for part in node.named_children(&mut cursor) {
-                    match part.kind() {
-                        "string_content" => out.push_str(self.text(part)),
-                        "interpolation" => return Some((out, true)),
-                        _ => {}
-                    }
-                }
-                Some((out, false))
-            }
-            "concatenated_string" => {
-                let mut out = String::new();
-                let mut cursor = node.walk();
-                for part in node.named_children(&mut cursor) {
-                    let (text, interpolated) = self.string_parts(part)?;
-                    out.push_str(&text);
-                    if interpolated {
-                        return Some((out, true));
-                    }
-                }
-                Some((out, false))
-            }
-            _ => None,
-        }
-    }
-
-    /// Whether a string literal is data rather than a value the code uses:
-    /// a docstring or bare string, an operand of a comparison, or anything
-    /// inside an `assert` (assertions check values; they do not set up files).
-    fn is_inert_string(at: Where) -> bool {
-        let g = grammar();
-        let is = |table: &[bool], id: u16| table.get(usize::from(id)).copied().unwrap_or(false);
-        let parent = if is(&g.concatenated, at.parent) {
-            at.grandparent
-        } else {
-            at.parent
-        };
-        at.assert || is(&g.inert_parent, parent)
-    }
-
-    fn string(&mut self, node: Node<'s>, at: Where<'s>) {
-        if Self::is_inert_string(at) {
-            return;
-        }
-        let Some((content, _)) = self.string_parts(node) else {
-            return;
-        };
-        if is_shared_tmp(&content) {
-            self.report(
-                Rule::SharedTmpPath,
-                node,
-                format!(
-                    "`{}` is a fixed path in a directory every worker shares",
-                    truncate(&content, 40)
-                ),
-                None,
-            );
-        }
-        if !at.decorator {
-            if let Some((host, port)) = loopback_port(&content) {
-                self.report(
-                    Rule::FixedPort,
-                    node,
-                    format!("`{host}:{port}` is a literal port, the same for every worker"),
-                    None,
-                );
-            }
-        }
-    }
-
-    fn int_literal(&self, node: Node) -> Option<i64> {
-        (node.kind() == "integer")
-            .then(|| self.text(node).replace('_', "").parse().ok())
-            .flatten()
-    }
-
-    /// `("localhost", 8080)`: a host and a literal port.
-    fn port_tuple(&mut self, node: Node<'s>) {
-        if node.named_child_count() != 2 {
-            return;
-        }
-        let (Some(host), Some(port)) = (node.named_child(0), node.named_child(1)) else {
-            return;
-        };
-        let Some(host_name) = self.plain_string(host) else {
-            return;
-        };
-        let Some(p) = self.int_literal(port).filter(|p| (1..=65535).contains(p)) else {
-            return;
-        };
-        if is_local_host(&host_name) {
-            self.report(
-                Rule::FixedPort,
-                port,
-                format!(
-                    "`{}` uses literal port {p}, the same for every worker",
-                    one_line(self.text(node))
-                ),
-                None,
-            );
-        }
-    }
-
-    /// `port=8080`, `database="test"` in a call to `callee`.
-    fn keyword(&mut self, node: Node<'s>, callee: Option<&str>) {
-        let (Some(name), Some(value)) = (
-            node.child_by_field_id(grammar().name),
-            node.child_by_field_id(grammar().value),
-        ) else {
-            return;
-        };
-        let key = self.text(name);
-        if key == "port" {
-            if let Some(p) = self.int_literal(value).filter(|p| (1..=65535).contains(p)) {
-                self.report(
-                    Rule::FixedPort,
-                    node,
-                    format!("`port={p}` is a literal port, the same for every worker"),
-                    None,
-                );
-            }
-            return;
-        }
-        if !matches!(
-            key,
-            "database" | "db" | "dbname" | "db_name" | "database_name" | "namespace" | "keyspace"
-        ) {
-            return;
-        }
-        let Some(db) = self.plain_string(value) else {
-            return;
-        };
-        if db.is_empty() || db == ":memory:" || db.contains('/') {
-            return;
-        }
-        // File databases (`sqlite3.connect(database="x.db")`) are fixed-cwd-file's.
-        if callee.is_some_and(|c| {
-            matches!(
-                c,
-                "sqlite3.connect" | "duckdb.connect" | "dbm.open" | "shelve.open"
-            )
-        }) {
-            return;
-        }
-        self.report(
-            Rule::FixedDatabaseName,
-            node,
-            format!(
-                "`{key}=\"{db}\"` is the same name for every worker, so workers share its data"
-            ),
-            None,
-        );
-    }
 }
 
-fn rule_for_module(resource: Resource) -> Rule {
+pub(in crate::audit) fn rule_for_module(resource: Resource) -> Rule {
     if resource.is_dagster() {
         Rule::ModuleDagsterContext
     } else {
@@ -1618,7 +615,7 @@ fn rule_for_module(resource: Resource) -> Rule {
 }
 
 /// The rule for a write to a process-wide object, and how to name it.
-fn process_global(q: &str) -> Option<(Rule, &'static str)> {
+pub(in crate::audit) fn process_global(q: &str) -> Option<(Rule, &'static str)> {
     if dotted_is(q, "os.environ") {
         Some((Rule::OsEnvironMutation, "the process environment"))
     } else if dotted_is(q, "sys.path") {
@@ -1631,18 +628,18 @@ fn process_global(q: &str) -> Option<(Rule, &'static str)> {
 }
 
 /// `q` is `pattern` or ends with `.pattern`.
-fn dotted_is(q: &str, pattern: &str) -> bool {
+pub(in crate::audit) fn dotted_is(q: &str, pattern: &str) -> bool {
     q == pattern
         || (q.len() > pattern.len()
             && q.ends_with(pattern)
             && q.as_bytes()[q.len() - pattern.len() - 1] == b'.')
 }
 
-fn last_segment(q: &str) -> &str {
+pub(in crate::audit) fn last_segment(q: &str) -> &str {
     q.rsplit('.').next().unwrap_or(q)
 }
 
-fn root_of(node: Node) -> Node {
+pub(in crate::audit) fn root_of(node: Node) -> Node {
     let mut n = node;
     while let Some(p) = n.parent() {
         n = p;
@@ -1651,7 +648,7 @@ fn root_of(node: Node) -> Node {
 }
 
 /// Whether `text` mentions `name` as a whole word.
-fn mentions(text: &str, name: &str) -> bool {
+pub(in crate::audit) fn mentions(text: &str, name: &str) -> bool {
     let word = |c: char| c.is_alphanumeric() || c == '_';
     text.match_indices(name).any(|(i, _)| {
         let before = text[..i].chars().next_back();
@@ -1660,11 +657,11 @@ fn mentions(text: &str, name: &str) -> bool {
     })
 }
 
-fn one_line(text: &str) -> String {
+pub(in crate::audit) fn one_line(text: &str) -> String {
     truncate(text.lines().next().unwrap_or(text).trim(), 60)
 }
 
-fn truncate(text: &str, max: usize) -> String {
+pub(in crate::audit) fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_string()
     } else {
@@ -1674,7 +671,7 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// A path under /tmp, /var/tmp or /dev/shm, also inside a URL (`sqlite:////tmp/x.db`).
-fn is_shared_tmp(s: &str) -> bool {
+pub(in crate::audit) fn is_shared_tmp(s: &str) -> bool {
     let path = if s.starts_with('/') {
         s
     } else if let Some((_, rest)) = s.split_once("://") {
@@ -1693,7 +690,7 @@ fn is_shared_tmp(s: &str) -> bool {
 }
 
 /// A relative file name (not a URL, not `:memory:`, not `-`).
-fn is_relative_file(p: &str) -> bool {
+pub(in crate::audit) fn is_relative_file(p: &str) -> bool {
     !p.is_empty()
         && !p.starts_with(['/', '~', '\\'])
         && p != ":memory:"
@@ -1705,7 +702,7 @@ fn is_relative_file(p: &str) -> bool {
 }
 
 /// A loopback or wildcard host (the ones tests bind or connect to locally).
-fn is_local_host(host: &str) -> bool {
+pub(in crate::audit) fn is_local_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.is_empty()
         || host == "localhost"
@@ -1718,7 +715,7 @@ fn is_local_host(host: &str) -> bool {
 }
 
 /// `scheme://[user@]localhost:8080/...` or `localhost:5432` with a literal port.
-fn loopback_port(s: &str) -> Option<(String, u16)> {
+pub(in crate::audit) fn loopback_port(s: &str) -> Option<(String, u16)> {
     if !s.contains(':') {
         return None;
     }
@@ -1747,7 +744,7 @@ fn loopback_port(s: &str) -> Option<(String, u16)> {
 mod tests {
     use super::*;
 
-    fn ids(source: &str) -> Vec<(usize, &'static str)> {
+    pub(in crate::audit) fn ids(source: &str) -> Vec<(usize, &'static str)> {
         scan(&mut parser(), source)
             .findings
             .iter()
@@ -1756,7 +753,7 @@ mod tests {
     }
 
     #[test]
-    fn shared_tmp_paths() {
+    pub(in crate::audit) fn shared_tmp_paths() {
         assert!(is_shared_tmp("/tmp"));
         assert!(is_shared_tmp("/tmp/x.db"));
         assert!(is_shared_tmp("/var/tmp/a"));
@@ -1768,7 +765,7 @@ mod tests {
     }
 
     #[test]
-    fn loopback_ports() {
+    pub(in crate::audit) fn loopback_ports() {
         assert_eq!(
             loopback_port("http://localhost:8080/x"),
             Some(("localhost".into(), 8080))
@@ -1791,14 +788,14 @@ mod tests {
     }
 
     #[test]
-    fn mentions_whole_words() {
+    pub(in crate::audit) fn mentions_whole_words() {
         assert!(mentions("shutil.rmtree(d)", "d"));
         assert!(mentions("os.unlink(f.name)", "f"));
         assert!(!mentions("shutil.rmtree(dd)", "d"));
     }
 
     #[test]
-    fn syntax_errors_are_located() {
+    pub(in crate::audit) fn syntax_errors_are_located() {
         let found = scan(
             &mut parser(),
             "def ok():\n    pass\n\ndef broken(:\n    pass\n",
@@ -1810,7 +807,7 @@ mod tests {
     }
 
     #[test]
-    fn suppression_on_the_line() {
+    pub(in crate::audit) fn suppression_on_the_line() {
         let src = "import os\ndef test_a():\n    os.chdir('/')  # xtask: allow(os-chdir)\n    os.chdir('/')\n";
         let out = scan(&mut parser(), src);
         assert_eq!(out.suppressed, 1);
@@ -1824,7 +821,7 @@ mod tests {
     }
 
     #[test]
-    fn aliases_resolve() {
+    pub(in crate::audit) fn aliases_resolve() {
         let src = "from os import environ as env\nimport tempfile as tf\ndef test_a():\n    env['A'] = '1'\n    tf.mkdtemp()\n";
         assert_eq!(
             ids(src),

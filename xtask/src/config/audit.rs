@@ -8,8 +8,8 @@ use serde::Deserialize;
 use crate::audit::{Rule, Severity};
 use crate::error::UserError;
 
-use super::load::{config_error, nearest};
 use super::setting::Setting;
+use super::span::{config_error, nearest};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]

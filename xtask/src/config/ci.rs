@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use crate::error::UserError;
 
-use super::load::config_error;
 use super::setting::Setting;
+use super::span::config_error;
 
 /// The most shards a workflow may fan out to.
 pub const MAX_SHARDS: i64 = 256;
@@ -38,6 +38,10 @@ impl Default for Ci {
     }
 }
 
+/// The start of the error for an unquoted version; loading rewrites it with
+/// the version as written (TOML reads `3.10` as the number 3.1).
+pub const UNQUOTED_VERSION: &str = "unquoted python-version: ";
+
 /// A Python version as a string: TOML reads a bare `3.10` as the number 3.1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PythonVersion(pub String);
@@ -54,9 +58,7 @@ impl<'de> Deserialize<'de> for PythonVersion {
                 Ok(PythonVersion(v.to_string()))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Err(E::custom(format!(
-                    "`ci.python-version = {v}` must be quoted: write \"{v}\" (unquoted, 3.10 would read as 3.1)"
-                )))
+                Err(E::custom(format!("{UNQUOTED_VERSION}{v}")))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
                 self.visit_f64(v as f64)

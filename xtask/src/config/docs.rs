@@ -6,8 +6,8 @@ use serde::Deserialize;
 
 use crate::error::UserError;
 
-use super::load::config_error;
 use super::setting::Setting;
+use super::span::config_error;
 
 /// `[docs]`: inputs of docs/testing.md beyond the rest of the config.
 #[derive(Debug, Clone, Default, Deserialize)]

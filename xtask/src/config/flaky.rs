@@ -6,8 +6,8 @@ use serde::Deserialize;
 
 use crate::error::UserError;
 
-use super::load::config_error;
 use super::setting::Setting;
+use super::span::config_error;
 
 /// `[flaky]`: when flakiness calls for a rollback, and what is already known.
 #[derive(Debug, Clone, Deserialize)]

@@ -8,6 +8,7 @@ mod load;
 mod model;
 mod services;
 pub mod setting;
+mod span;
 mod timings;
 mod validate;
 
@@ -45,9 +46,15 @@ pub fn load(root: &Path) -> anyhow::Result<Config> {
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
     };
+    Ok(load_str(&source, root)?)
+}
+
+/// Parses and validates config text as if it were `<root>/testing.toml`
+/// (the fuzzer's entry point).
+pub fn load_str(source: &str, root: &Path) -> Result<Config, UserError> {
     let display = Path::new(FILE_NAME);
-    let config = load::parse(display, &source)?;
-    validate::validate(&config, root, display, &source)?;
+    let config = load::parse(display, source)?;
+    validate::validate(&config, root, display, source)?;
     Ok(config)
 }
 

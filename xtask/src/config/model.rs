@@ -119,12 +119,51 @@ impl Default for Parallel {
     }
 }
 
+/// Deserializes one of a fixed set of names; anything else is an error
+/// that lists them (a number gets the list too, not "wanted string or table").
+fn choice<'de, D: Deserializer<'de>, T: Copy>(
+    deserializer: D,
+    choices: &'static [(&'static str, T)],
+) -> Result<T, D::Error> {
+    struct ChoiceVisitor<T: 'static>(&'static [(&'static str, T)]);
+    impl<T> ChoiceVisitor<T> {
+        fn describe(&self) -> String {
+            let names: Vec<String> = self.0.iter().map(|(n, _)| format!("`{n}`")).collect();
+            format!("one of {}", names.join(", "))
+        }
+    }
+    impl<T: Copy> Visitor<'_> for ChoiceVisitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.describe())
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            self.0
+                .iter()
+                .find(|(name, _)| *name == v)
+                .map(|(_, value)| *value)
+                .ok_or_else(|| {
+                    E::custom(format!(
+                        "unknown variant `{v}`, expected {}",
+                        Self(self.0).describe()
+                    ))
+                })
+        }
+    }
+    deserializer.deserialize_any(ChoiceVisitor(choices))
+}
+
 /// `parallel.engine`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Engine {
     Xdist,
     Shards,
+}
+
+impl<'de> Deserialize<'de> for Engine {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        choice(d, &[("xdist", Engine::Xdist), ("shards", Engine::Shards)])
+    }
 }
 
 impl fmt::Display for Engine {
@@ -137,11 +176,20 @@ impl fmt::Display for Engine {
 }
 
 /// What may not be split across shards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Granularity {
     Test,
     Scope,
+}
+
+impl<'de> Deserialize<'de> for Granularity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        choice(
+            d,
+            &[("test", Granularity::Test), ("scope", Granularity::Scope)],
+        )
+    }
 }
 
 impl fmt::Display for Granularity {
@@ -154,11 +202,22 @@ impl fmt::Display for Granularity {
 }
 
 /// `parallel.order`: longest recorded scopes first, or pytest's collection order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Order {
     LongestFirst,
     Collection,
+}
+
+impl<'de> Deserialize<'de> for Order {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        choice(
+            d,
+            &[
+                ("longest-first", Order::LongestFirst),
+                ("collection", Order::Collection),
+            ],
+        )
+    }
 }
 
 /// `workers = "auto"` or a whole number.
@@ -204,14 +263,28 @@ impl<'de> Deserialize<'de> for WorkersSetting {
 }
 
 /// pytest-xdist's `--dist` modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Dist {
     Load,
     Loadscope,
     Loadfile,
     Loadgroup,
     Worksteal,
+}
+
+impl<'de> Deserialize<'de> for Dist {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        choice(
+            d,
+            &[
+                ("load", Dist::Load),
+                ("loadscope", Dist::Loadscope),
+                ("loadfile", Dist::Loadfile),
+                ("loadgroup", Dist::Loadgroup),
+                ("worksteal", Dist::Worksteal),
+            ],
+        )
+    }
 }
 
 impl Dist {

@@ -22,8 +22,8 @@ use serde::Deserialize;
 
 use crate::error::UserError;
 
-use super::load::config_error;
 use super::setting::Setting;
+use super::span::config_error;
 use super::MAX_WORKERS;
 
 /// Every `[services.<name>]` table, by name.

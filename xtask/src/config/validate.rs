@@ -5,10 +5,13 @@ use std::path::Path;
 
 use crate::error::UserError;
 
-use super::load::config_error;
 use super::model::{Config, WorkersSetting};
+use super::span::config_error;
 
 pub const MAX_WORKERS: i64 = 512;
+
+/// The largest `PYTHONHASHSEED` Python accepts.
+pub const MAX_HASH_SEED: i64 = 4_294_967_295;
 
 /// Checks `config` (read from `path`, whose text is `source`) against the
 /// project at `root`.
@@ -24,6 +27,18 @@ pub fn validate(config: &Config, root: &Path, path: &Path, source: &str) -> Resu
                 format!("`parallel.workers = {n}` is out of range"),
                 Some(format!(
                     "use \"auto\" or a whole number from 1 to {MAX_WORKERS}"
+                )),
+            ));
+        }
+    }
+
+    if let Some(seed) = config.pytest.hash_seed.value {
+        if !(0..=MAX_HASH_SEED).contains(&seed) {
+            return Err(err(
+                config.pytest.hash_seed.span.clone(),
+                format!("`pytest.hash-seed = {seed}` is out of range"),
+                Some(format!(
+                    "PYTHONHASHSEED takes a whole number from 0 to {MAX_HASH_SEED}"
                 )),
             ));
         }

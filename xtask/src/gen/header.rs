@@ -6,8 +6,6 @@
 //! a file whose checksum no longer matches was edited by hand. `gen` refuses
 //! to overwrite either unless `--force` is given.
 
-use sha2::{Digest, Sha256};
-
 /// The header text, one line per entry, the same in every file.
 const LINES: [&str; 2] = [
     "Generated from testing.toml by `cargo xtask gen`: do not edit by hand.",
@@ -43,8 +41,7 @@ pub enum Ownership {
 }
 
 fn checksum(body: &str) -> String {
-    let digest = Sha256::digest(body.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::hash::of(body, 8)
 }
 
 /// The header lines with the checksum, without comment syntax.

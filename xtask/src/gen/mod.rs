@@ -277,6 +277,7 @@ struct Facts {
     markers: Vec<String>,
     addopts: String,
     pytest_args: String,
+    venv: String,
     python: String,
     reports: String,
     workers: String,
@@ -386,6 +387,7 @@ fn facts(config: &Config) -> Facts {
             .collect::<Vec<_>>()
             .join(" "),
         python: format!("{venv}/bin/python"),
+        venv: venv.clone(),
         reports: config.reports.dir.value.trim_end_matches('/').to_string(),
         workers: config.parallel.workers.value.to_string(),
         dist: config.parallel.dist.value.to_string(),

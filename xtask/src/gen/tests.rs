@@ -5,7 +5,10 @@ use super::*;
 
 #[test]
 fn generated_files_are_up_to_date() {
-    let root = crate::ctx::workspace_root();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let config = crate::config::load(&root).unwrap();
     let inputs = Inputs::read(&root, &config).unwrap();
     let planned = write::plan(&root, &all(&config, &inputs)).unwrap();

@@ -253,6 +253,24 @@ pub fn build(python: &Path, root: &Path, spec: &Spec) -> Invocation {
     }
 }
 
+/// The `PYTHONHASHSEED` a run sets (None when the environment sets one) and
+/// the note that explains it.
+pub fn hash_seed(config: &Config) -> (Option<String>, String) {
+    match std::env::var("PYTHONHASHSEED")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(v) => (None, format!("PYTHONHASHSEED={v} from the environment")),
+        None => {
+            let seed = config.pytest.hash_seed.value.unwrap_or(0).to_string();
+            (
+                Some(seed.clone()),
+                format!("PYTHONHASHSEED={seed} fixed so every worker collects the same tests (set it in the environment to override)"),
+            )
+        }
+    }
+}
+
 /// Writes `items` one per line to `path` (atomically).
 pub fn write_lines(path: &Path, items: &[impl AsRef<str>]) -> anyhow::Result<()> {
     let text: String = items.iter().map(|i| format!("{}\n", i.as_ref())).collect();

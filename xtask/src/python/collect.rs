@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::hash::Fingerprint;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::ctx::Ctx;
@@ -16,10 +16,9 @@ use crate::error::UserError;
 use crate::events::CollectError;
 use crate::fsx;
 use crate::report::RunState;
-use crate::run::hash_seed;
 use crate::workers::Workers;
 
-use super::argv::{self, Spec};
+use super::argv::{self, hash_seed, Spec};
 use super::child::{self, Feed, PytestExit};
 use super::plugin;
 
@@ -200,26 +199,25 @@ pub fn forget(ctx: &Ctx, config: &Config) {
 /// environment's seed, and every Python and configuration file of the
 /// project (path, size, modification time).
 fn key(ctx: &Ctx, config: &Config, python: &Path, extra: &[String]) -> String {
-    let mut hasher = Sha256::new();
+    let mut hasher = Fingerprint::new();
     for arg in extra.iter().chain(config.pytest.args.iter()) {
-        hasher.update(arg.as_bytes());
-        hasher.update([0]);
+        hasher.field(arg);
     }
-    hasher.update(python.to_string_lossy().as_bytes());
-    hasher.update(hash_seed(config).0.unwrap_or_default().as_bytes());
-    hasher.update(plugin::SOURCE.as_bytes());
+    hasher.field(python.to_string_lossy().as_bytes());
+    hasher.field(hash_seed(config).0.unwrap_or_default());
+    hasher.field(plugin::SOURCE);
     let reports = ctx.root.join(&config.reports.dir.value);
     for file in fsx::project_files(&ctx.root, &[&reports]) {
-        hasher.update(file.to_string_lossy().as_bytes());
+        hasher.field(file.to_string_lossy().as_bytes());
         if let Ok(meta) = file.metadata() {
-            hasher.update(meta.len().to_le_bytes());
+            hasher.bytes(meta.len().to_le_bytes());
             if let Ok(d) = meta
                 .modified()
                 .map(|m| m.duration_since(std::time::UNIX_EPOCH))
             {
-                hasher.update(d.unwrap_or_default().as_nanos().to_le_bytes());
+                hasher.bytes(d.unwrap_or_default().as_nanos().to_le_bytes());
             }
         }
     }
-    fsx::hex(&hasher.finalize())
+    hasher.hex(usize::MAX)
 }

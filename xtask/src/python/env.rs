@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Instant, SystemTime};
 
+use crate::hash::Fingerprint;
 use anyhow::Context;
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::ctx::Ctx;
@@ -80,7 +80,7 @@ pub fn ensure_with(ctx: &Ctx, config: &Config, force: bool) -> anyhow::Result<Py
     // One setup at a time per environment: concurrent runs wait, then see the stamp.
     let lock_name = format!(
         "{}.lock",
-        hex(&Sha256::digest(venv.to_string_lossy().as_bytes()))
+        crate::hash::of(venv.to_string_lossy().as_bytes(), usize::MAX)
     );
     let _lock = fsx::FileLock::acquire(&fsx::cache_dir().join("locks").join(lock_name))?;
     if !force && fresh(&stamp_path) {
@@ -99,33 +99,73 @@ pub fn ensure_with(ctx: &Ctx, config: &Config, force: bool) -> anyhow::Result<Py
     );
     let previous = std::fs::read_to_string(&stamp_path).unwrap_or_default();
     let same_interpreter = previous.lines().nth(1) == stamp.lines().nth(1);
-    if venv.exists() && (!python.exists() || !same_interpreter || !runs(&python)) {
-        if !venv.join("pyvenv.cfg").exists() {
-            return Err(UserError::setup(
-                format!(
-                    "`{}` exists but is not a virtual environment",
-                    venv.display()
-                ),
-                "move it away, or set `project.venv` in testing.toml to another path",
-            )
-            .into());
+    if venv.exists() && !venv.join("pyvenv.cfg").exists() {
+        return Err(UserError::setup(
+            format!(
+                "`{}` exists but is not a virtual environment",
+                venv.display()
+            ),
+            "move it away, or set `project.venv` in testing.toml to another path",
+        )
+        .into());
+    }
+    let (staging, retired) = (sibling(&venv, "xtask-new"), sibling(&venv, "xtask-old"));
+    // What an interrupted earlier rebuild left beside the environment.
+    for leftover in [&staging, &retired] {
+        if leftover.exists() {
+            std::fs::remove_dir_all(leftover)
+                .with_context(|| format!("cannot remove `{}`", leftover.display()))?;
         }
-        std::fs::remove_dir_all(&venv).with_context(|| {
-            format!("cannot remove the broken environment `{}`", venv.display())
-        })?;
     }
-    if !python.exists() {
-        installer.create_venv(&interpreter, &venv)?;
+    let rebuild = !python.exists() || !same_interpreter || !runs(&python);
+    if rebuild && matches!(installer, Installer::Uv(_)) {
+        // Built beside the old environment and swapped in at the end: an
+        // interrupted rebuild leaves the old one (and a staging directory
+        // the next run removes). uv makes it relocatable, so the rename
+        // leaves its scripts working.
+        let staged_python = staging.join("bin").join("python");
+        installer.create_venv(&interpreter, &staging)?;
+        install(&installer, &interpreter, &ctx.root, config, &staged_python)?;
+        check_tooling(&staged_python, config)?;
+        fsx::atomic_write(&staging.join(STAMP_FILE), &stamp)?;
+        if venv.exists() {
+            std::fs::rename(&venv, &retired)
+                .with_context(|| format!("cannot move `{}` aside", venv.display()))?;
+        }
+        std::fs::rename(&staging, &venv)
+            .with_context(|| format!("cannot move the new environment to `{}`", venv.display()))?;
+        std::fs::remove_dir_all(&retired).ok();
+    } else {
+        if rebuild {
+            // venv + pip cannot relocate an environment: rebuilt in place.
+            if venv.exists() {
+                std::fs::remove_dir_all(&venv).with_context(|| {
+                    format!("cannot remove the broken environment `{}`", venv.display())
+                })?;
+            }
+            installer.create_venv(&interpreter, &venv)?;
+        }
+        // The stamp goes first and comes back last: an interrupted install
+        // is repeated by the next run.
+        std::fs::remove_file(&stamp_path).ok();
+        install(&installer, &interpreter, &ctx.root, config, &python)?;
+        check_tooling(&python, config)?;
+        fsx::atomic_write(&stamp_path, &stamp)?;
     }
-    std::fs::remove_file(&stamp_path).ok();
-    install(&installer, &interpreter, &ctx.root, config, &python)?;
-    check_tooling(&python, config)?;
-    fsx::atomic_write(&stamp_path, &stamp)?;
     Ok(PythonEnv {
         python,
         installed: true,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// `<venv>.<suffix>`, beside the environment.
+fn sibling(venv: &Path, suffix: &str) -> PathBuf {
+    let name = venv
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "venv".into());
+    venv.with_file_name(format!("{name}.{suffix}"))
 }
 
 fn runs(python: &Path) -> bool {
@@ -183,8 +223,8 @@ fn stamp(root: &Path, config: &Config, interpreter: &Path) -> anyhow::Result<Str
         .as_ref()
         .and_then(|m| m.modified().ok())
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok());
-    let mut hasher = Sha256::new();
-    hasher.update(serde_json::to_string(&config.setup)?.as_bytes());
+    let mut hasher = Fingerprint::new();
+    hasher.bytes(serde_json::to_string(&config.setup)?);
     let mut files: Vec<PathBuf> = vec![
         root.join("pyproject.toml"),
         root.join("setup.py"),
@@ -193,24 +233,19 @@ fn stamp(root: &Path, config: &Config, interpreter: &Path) -> anyhow::Result<Str
     files.extend(config.setup.lock.iter().map(|l| root.join(l)));
     files.extend(config.setup.requirements.iter().map(|r| root.join(r)));
     for file in files {
-        hasher.update(file.to_string_lossy().as_bytes());
+        hasher.bytes(file.to_string_lossy().as_bytes());
         match std::fs::read(&file) {
-            Ok(bytes) => hasher.update(&bytes),
-            Err(_) => hasher.update(b"<absent>"),
-        }
+            Ok(bytes) => hasher.bytes(&bytes),
+            Err(_) => hasher.bytes(b"<absent>"),
+        };
     }
     Ok(format!(
         "{STAMP_VERSION}\ninterpreter {} {} {}\ninputs {}\n",
         real.display(),
         meta.map_or(0, |m| m.len()),
         mtime.map_or(0, |d| d.as_secs()),
-        hex(&hasher.finalize())
+        hasher.hex(usize::MAX)
     ))
-}
-
-/// Lower-case hex of a digest.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// uv, or the interpreter's own venv + pip.
@@ -299,7 +334,7 @@ impl Installer {
                 let mut cmd = Command::new(uv);
                 cmd.env("UV_PYTHON_DOWNLOADS", "never")
                     .env_remove("VIRTUAL_ENV");
-                cmd.args(["venv", "--quiet", "--python"])
+                cmd.args(["venv", "--quiet", "--relocatable", "--python"])
                     .arg(interpreter)
                     .arg(venv);
                 cmd
@@ -538,21 +573,44 @@ struct StepFailed {
     output: String,
 }
 
-/// Runs one command quietly; its output is returned when it fails.
+/// Runs one command quietly, in its own process group so that Ctrl-C,
+/// SIGTERM or SIGHUP stop it through the xtask (which then stops too);
+/// its output is returned when it fails.
 fn try_step(cmd: &mut Command, what: &str) -> anyhow::Result<Result<(), StepFailed>> {
-    let out = cmd
-        .output()
+    use std::os::unix::process::CommandExt;
+    crate::signals::install();
+    let output = tempfile::tempfile().context("cannot create a temporary file")?;
+    let mut child = cmd
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(output.try_clone()?)
+        .stderr(output.try_clone()?)
+        .spawn()
         .with_context(|| format!("cannot start the command for {what}"))?;
-    if out.status.success() {
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if crate::signals::interrupted() {
+            crate::signals::kill_group(child.id(), libc::SIGTERM);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            crate::signals::kill_group(child.id(), libc::SIGKILL);
+            child.wait().ok();
+            anyhow::bail!("interrupted while {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    if status.success() {
         return Ok(Ok(()));
     }
+    let mut text = String::new();
+    let mut output = output;
+    use std::io::{Read, Seek};
+    output.rewind().ok();
+    output.read_to_string(&mut text).ok();
     Ok(Err(StepFailed {
-        status: out.status,
-        output: format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+        status,
+        output: text,
     }))
 }
 

@@ -5,8 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::fsx;
 
 /// The module name pytest loads (`-p xtask_events`).
@@ -23,10 +21,7 @@ pub const WORKER_VAR: &str = "XTASK_WORKER";
 
 /// The directory holding the plugin, written if it is not there yet.
 pub fn dir() -> anyhow::Result<PathBuf> {
-    let hash: String = Sha256::digest(SOURCE.as_bytes())[..6]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = crate::hash::of(SOURCE, 6);
     let dir = fsx::cache_dir().join("pytest-plugin").join(hash);
     let file = dir.join(format!("{MODULE}.py"));
     if std::fs::read_to_string(&file).ok().as_deref() != Some(SOURCE) {

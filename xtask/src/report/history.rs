@@ -8,8 +8,11 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-/// The schema this version writes; older lines are read with defaults.
-pub const SCHEMA: u32 = 1;
+use crate::events::Outcome;
+
+/// The schema this version writes. Lines of schema 1 (stringly typed, with
+/// a free-form `extra`) are migrated when read.
+pub const SCHEMA: u32 = 2;
 
 /// Busy time of one worker process.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -23,49 +26,319 @@ pub struct WorkerUse {
     pub idle_tail: f64,
 }
 
-/// One run, as the history keeps it.
+/// What a history line records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    /// A run of the suite.
+    #[default]
+    Run,
+    /// A triage of the last run's failures.
+    Triage,
+}
+
+/// How a run executed: a merged CI run is not the local shards engine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Execution {
+    #[default]
+    Serial,
+    Xdist,
+    /// The local shards engine: concurrent pytest processes in one job.
+    Shards,
+    /// CI shards in separate jobs, merged by `cargo xtask merge`.
+    CiShards,
+}
+
+impl Execution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Execution::Serial => "serial",
+            Execution::Xdist => "xdist",
+            Execution::Shards => "shards",
+            Execution::CiShards => "ci-shards",
+        }
+    }
+
+    pub fn is_parallel(self) -> bool {
+        self != Execution::Serial
+    }
+}
+
+/// Tests per outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub skipped: usize,
+    pub xfailed: usize,
+    pub xpassed: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Passed => self.passed += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Error => self.errors += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::XFailed => self.xfailed += 1,
+            Outcome::XPassed => self.xpassed += 1,
+        }
+    }
+
+    /// `12 passed, 1 failed, 2 skipped` (zero counts left out but passed/failed).
+    pub fn describe(&self) -> String {
+        let mut parts = vec![
+            format!("{} passed", self.passed),
+            format!("{} failed", self.failed),
+        ];
+        for (n, label) in [
+            (self.errors, "errors"),
+            (self.skipped, "skipped"),
+            (self.xfailed, "xfailed"),
+            (self.xpassed, "xpassed"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {label}"));
+            }
+        }
+        parts.join(", ")
+    }
+
+    fn from_map(map: &BTreeMap<String, usize>) -> Counts {
+        let get = |k: &str| map.get(k).copied().unwrap_or(0);
+        Counts {
+            passed: get("passed"),
+            failed: get("failed"),
+            errors: get("errors") + get("error"),
+            skipped: get("skipped"),
+            xfailed: get("xfailed"),
+            xpassed: get("xpassed"),
+        }
+    }
+}
+
+/// Seconds per phase, in the order they ran (`setup`, `collection`,
+/// `tests`, `coverage`, `reports`; a merge's `slowest shard`; a triage's
+/// `re-runs`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Phases(pub Vec<(String, f64)>);
+
+impl Phases {
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, s)| *s)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.0.iter().map(|(n, s)| (n.as_str(), *s))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What a triage found, per test and overall.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+pub struct Triage {
+    /// The alert when the flakiness rate passed the threshold.
+    pub alert: Option<String>,
+    pub rate: f64,
+    pub threshold: f64,
+    pub repeat: u32,
+    /// Node id → class (`real`, `parallel-only`, `order-dependent`, `flaky`).
+    pub classes: BTreeMap<String, String>,
+    /// Node id → the worker it failed on (`serial` for a serial run).
+    pub workers: BTreeMap<String, String>,
+    /// Node id → how many of its re-runs failed.
+    pub reruns_failed: BTreeMap<String, usize>,
+    /// Node id → the test that pollutes it.
+    pub polluters: BTreeMap<String, String>,
+    /// `[[flaky.known]]` node id → how it fared (`passed`, `not run`, a class).
+    pub known: BTreeMap<String, String>,
+}
+
+/// One CI shard, as `merge` found it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ShardRun {
+    pub index: u16,
+    pub tests: usize,
+    pub predicted: f64,
+    pub wall: f64,
+    pub exit: i32,
+}
+
+/// The shards a merged CI run was made of.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Shards {
+    pub shards: Vec<ShardRun>,
+    /// Slowest shard ÷ mean shard.
+    pub imbalance: f64,
+}
+
+/// One run, as the history keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, from = "RawRecord")]
 pub struct RunRecord {
     pub schema: u32,
-    /// `run` for a test run; later tasks add their own kinds.
-    #[serde(default = "run_kind")]
-    pub kind: String,
+    pub kind: RecordKind,
     /// UTC, RFC 3339.
     pub timestamp: String,
     pub commit: Option<String>,
     pub branch: Option<String>,
     pub task: String,
-    pub engine: String,
+    /// How the run executed (for a triage: how the triaged run did).
+    pub engine: Execution,
     pub workers: u16,
     pub dist: Option<String>,
     /// A fingerprint of which tests were asked for (test paths and pytest arguments).
     pub selection: String,
     pub tests: usize,
-    pub outcomes: BTreeMap<String, usize>,
-    /// Seconds per phase, in the order they ran.
-    pub phases: Vec<(String, f64)>,
+    pub counts: Counts,
+    pub phases: Phases,
     pub wall: f64,
     pub coverage: Option<f64>,
     pub efficiency: Option<f64>,
     pub worker_use: Vec<WorkerUse>,
     pub exit: i32,
-    /// Free-form facts later tasks add (triage classes, shard index, …).
-    pub extra: BTreeMap<String, serde_json::Value>,
-}
-
-fn run_kind() -> String {
-    "run".into()
+    pub triage: Option<Triage>,
+    pub shards: Option<Shards>,
 }
 
 impl RunRecord {
     pub fn phase(&self, name: &str) -> Option<f64> {
-        self.phases.iter().find(|(n, _)| n == name).map(|(_, s)| *s)
+        self.phases.get(name)
     }
 
     /// The execution phase (tests running), the figure trends compare.
     pub fn execution(&self) -> f64 {
         self.phase("tests").unwrap_or(self.wall)
+    }
+}
+
+/// A line as any schema wrote it; [`RunRecord`] is made from it, which is
+/// the migration of schema 1 lines.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawRecord {
+    schema: u32,
+    kind: Option<String>,
+    timestamp: String,
+    commit: Option<String>,
+    branch: Option<String>,
+    task: String,
+    engine: String,
+    workers: u16,
+    dist: Option<String>,
+    selection: String,
+    tests: usize,
+    counts: Option<Counts>,
+    /// Schema 1: outcome → count (a triage's: class → count).
+    outcomes: BTreeMap<String, usize>,
+    phases: Phases,
+    wall: f64,
+    coverage: Option<f64>,
+    efficiency: Option<f64>,
+    worker_use: Vec<WorkerUse>,
+    exit: i32,
+    triage: Option<Triage>,
+    shards: Option<Shards>,
+    /// Schema 1: triage and merge facts.
+    extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl From<RawRecord> for RunRecord {
+    fn from(raw: RawRecord) -> RunRecord {
+        let kind = match raw.kind.as_deref() {
+            Some("triage") => RecordKind::Triage,
+            _ => RecordKind::Run,
+        };
+        let engine = match (raw.engine.as_str(), raw.task.as_str()) {
+            ("ci-shards", _) | ("shards", "merge") => Execution::CiShards,
+            ("shards", _) => Execution::Shards,
+            ("xdist" | "parallel", _) => Execution::Xdist,
+            _ => Execution::Serial,
+        };
+        let extra = &raw.extra;
+        let map = |key: &str| -> BTreeMap<String, String> {
+            extra
+                .get(key)
+                .and_then(|v| v.as_object())
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let triage = raw.triage.or_else(|| {
+            (kind == RecordKind::Triage).then(|| Triage {
+                alert: extra
+                    .get("flaky_alert")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+                rate: extra.get("rate").and_then(|v| v.as_f64()).unwrap_or(0.0),
+                threshold: extra
+                    .get("threshold")
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0),
+                repeat: extra.get("repeat").and_then(|v| v.as_u64()).unwrap_or(0) as u32,
+                classes: map("classes"),
+                workers: map("workers"),
+                reruns_failed: map("reruns_failed")
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+                    .collect(),
+                polluters: map("polluters"),
+                known: map("known"),
+            })
+        });
+        let shards = raw.shards.or_else(|| {
+            extra.get("shards").map(|list| Shards {
+                shards: serde_json::from_value(list.clone()).unwrap_or_default(),
+                imbalance: extra
+                    .get("imbalance")
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(1.0),
+            })
+        });
+        RunRecord {
+            schema: raw.schema,
+            kind,
+            timestamp: raw.timestamp,
+            commit: raw.commit,
+            branch: raw.branch,
+            task: raw.task,
+            engine,
+            workers: raw.workers,
+            dist: raw.dist,
+            selection: raw.selection,
+            tests: raw.tests,
+            counts: raw.counts.unwrap_or_else(|| match kind {
+                RecordKind::Run => Counts::from_map(&raw.outcomes),
+                RecordKind::Triage => Counts::default(),
+            }),
+            phases: raw.phases,
+            wall: raw.wall,
+            coverage: raw.coverage,
+            efficiency: raw.efficiency,
+            worker_use: raw.worker_use,
+            exit: raw.exit,
+            triage,
+            shards,
+        }
     }
 }
 
@@ -76,28 +349,46 @@ pub struct History {
     pub warnings: Vec<String>,
 }
 
-/// Reads the history; a missing file is an empty history.
+/// Reads the history; a missing file is an empty history, and a file that
+/// cannot be read is one with a warning: the history never fails a run.
 pub fn read(path: &Path) -> anyhow::Result<History> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+        Err(e) => {
+            return Ok(History {
+                records: Vec::new(),
+                warnings: vec![format!(
+                    "{}: cannot be read ({e}); the trend starts afresh",
+                    path.display()
+                )],
+            })
+        }
     };
-    Ok(parse(&text, &path.display().to_string()))
+    Ok(parse_bytes(&bytes, &path.display().to_string()))
 }
 
+/// Parses history text (lines that are not UTF-8, or not a record, are
+/// skipped, each with a warning naming its line).
 pub fn parse(text: &str, name: &str) -> History {
+    parse_bytes(text.as_bytes(), name)
+}
+
+fn parse_bytes(bytes: &[u8], name: &str) -> History {
     let mut history = History::default();
-    let mut older = 0;
-    for (i, line) in text.lines().enumerate() {
+    for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        let Ok(line) = std::str::from_utf8(raw) else {
+            history.warnings.push(format!(
+                "{name}:{}: skipped a line that is not UTF-8 text",
+                i + 1
+            ));
+            continue;
+        };
         if line.trim().is_empty() {
             continue;
         }
         match serde_json::from_str::<RunRecord>(line) {
             Ok(record) => {
-                if record.schema < SCHEMA {
-                    older += 1;
-                }
                 history.records.push(record);
             }
             Err(e) => history.warnings.push(format!(
@@ -105,11 +396,6 @@ pub fn parse(text: &str, name: &str) -> History {
                 i + 1
             )),
         }
-    }
-    if older > 0 {
-        history.warnings.push(format!(
-            "{name}: {older} line(s) use an older schema; fields they lack are shown as —"
-        ));
     }
     history
 }
@@ -141,6 +427,40 @@ pub fn append(path: &Path, record: &RunRecord) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The current time, UTC, to the second (RFC 3339).
+pub fn now_utc() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// The commit and branch, from GitHub Actions' variables or git.
+pub fn git_info(root: &Path) -> (Option<String>, Option<String>) {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let commit = env("GITHUB_SHA")
+        .map(|s| s.chars().take(12).collect())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]));
+    let branch = env("GITHUB_HEAD_REF")
+        .or_else(|| env("GITHUB_REF_NAME"))
+        .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"]));
+    (commit, branch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,10 +475,42 @@ mod tests {
         );
         let history = parse(text, "h.jsonl");
         assert_eq!(history.records.len(), 2);
-        assert_eq!(history.warnings.len(), 3, "{:?}", history.warnings);
+        assert_eq!(history.warnings.len(), 2, "{:?}", history.warnings);
         assert!(history.warnings[0].starts_with("h.jsonl:2: skipped a corrupt or truncated line"));
         assert!(history.warnings[1].starts_with("h.jsonl:4:"));
-        assert!(history.warnings[2].contains("older schema"));
+    }
+
+    #[test]
+    fn schema_1_lines_are_migrated_to_typed_records() {
+        let text = concat!(
+            r#"{"schema":1,"kind":"run","task":"merge","engine":"shards","workers":3,"outcomes":{"passed":5,"errors":1},"phases":[["slowest shard",4.0]],"extra":{"shards":[{"index":0,"tests":3,"predicted":1.5,"wall":2.0,"exit":0}],"imbalance":1.2}}"#,
+            "
+",
+            r#"{"schema":1,"kind":"run","task":"pytest-parallel","engine":"shards","workers":2}"#,
+            "
+",
+            r#"{"schema":1,"kind":"triage","task":"triage","engine":"parallel","outcomes":{"flaky":1},"extra":{"rate":0.1,"threshold":0.05,"flaky_alert":"above","classes":{"t.py::a":"flaky"},"reruns_failed":{"t.py::a":1},"polluters":{}}}"#,
+        );
+        let history = parse(text, "h.jsonl");
+        assert!(history.warnings.is_empty(), "{:?}", history.warnings);
+        let [merged, local, triage] = &history.records[..] else {
+            panic!("{:?}", history.records)
+        };
+        assert_eq!(merged.engine, Execution::CiShards);
+        assert_eq!((merged.counts.passed, merged.counts.errors), (5, 1));
+        assert_eq!(merged.phase("slowest shard"), Some(4.0));
+        let shards = merged.shards.as_ref().unwrap();
+        assert_eq!((shards.shards.len(), shards.imbalance), (1, 1.2));
+        assert_eq!(local.engine, Execution::Shards);
+        assert_eq!(triage.kind, RecordKind::Triage);
+        assert_eq!(triage.engine, Execution::Xdist);
+        let data = triage.triage.as_ref().unwrap();
+        assert_eq!(data.alert.as_deref(), Some("above"));
+        assert_eq!(data.classes["t.py::a"], "flaky");
+        assert_eq!(data.reruns_failed["t.py::a"], 1);
+        // A migrated record writes and reads back as itself.
+        let line = serde_json::to_string(triage).unwrap();
+        assert_eq!(&parse(&line, "again").records[0], triage);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::events::{self, CollectError, Collected, Event, Finish, Start, Subtest, SubtestCounts};
 
 pub use crate::events::Outcome;
+pub use history::Counts;
 
 /// Everything known about one test after the run.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,49 +34,6 @@ pub struct TestResult {
     /// Its subtests that did not pass, each with its own report.
     pub subtests: Vec<Subtest>,
     pub subtest_counts: SubtestCounts,
-}
-
-/// Totals per outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub passed: usize,
-    pub failed: usize,
-    pub errors: usize,
-    pub skipped: usize,
-    pub xfailed: usize,
-    pub xpassed: usize,
-}
-
-impl Counts {
-    pub fn add(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Passed => self.passed += 1,
-            Outcome::Failed => self.failed += 1,
-            Outcome::Error => self.errors += 1,
-            Outcome::Skipped => self.skipped += 1,
-            Outcome::XFailed => self.xfailed += 1,
-            Outcome::XPassed => self.xpassed += 1,
-        }
-    }
-
-    /// `12 passed, 1 failed, 2 skipped` (zero counts left out but passed/failed).
-    pub fn describe(&self) -> String {
-        let mut parts = vec![
-            format!("{} passed", self.passed),
-            format!("{} failed", self.failed),
-        ];
-        for (n, label) in [
-            (self.errors, "errors"),
-            (self.skipped, "skipped"),
-            (self.xfailed, "xfailed"),
-            (self.xpassed, "xpassed"),
-        ] {
-            if n > 0 {
-                parts.push(format!("{n} {label}"));
-            }
-        }
-        parts.join(", ")
-    }
 }
 
 /// What one pytest process of a run said about its session.

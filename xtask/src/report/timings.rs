@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use crate::junit::TestCase;
 
-use super::history::{RunRecord, WorkerUse};
+use super::history::{Execution, RecordKind, RunRecord, WorkerUse};
 use super::{RunState, Span};
 
 /// The stable prefix of the one-line JSON log of each phase.
@@ -19,6 +19,43 @@ pub const PHASE_PREFIX: &str = "xtask-phase";
 pub fn log_phase(name: &str, seconds: f64, workers: u16, tests: usize) {
     let line = serde_json::json!({"phase": name, "seconds": (seconds * 1000.0).round() / 1000.0, "workers": workers, "tests": tests});
     eprintln!("{PHASE_PREFIX} {line}");
+}
+
+/// Appends Markdown to the GitHub Actions job summary, when there is one.
+pub fn append_step_summary(markdown: &str) {
+    if let Some(summary_file) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
+        use std::io::Write as _;
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary_file)
+        {
+            let _ = writeln!(file, "{markdown}");
+        }
+    }
+}
+
+/// Renders `ci_timings.md` from the history and the JUnit file of the last
+/// run, writes it atomically, and returns it.
+pub fn write_report(
+    layout: &crate::layout::Layout,
+    config: &crate::config::Config,
+    junit_path: &std::path::Path,
+) -> anyhow::Result<String> {
+    let history = super::history::read(&layout.history())?;
+    for warning in &history.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let cases = crate::junit::read(junit_path).unwrap_or_default();
+    let markdown = render(&TimingsInput {
+        records: &history.records,
+        cases: &cases,
+        trend: config.timings.trend.value as usize,
+        regression: config.timings.regression.value,
+        warnings: &history.warnings,
+    });
+    crate::fsx::atomic_write(&layout.timings_report(), &markdown)?;
+    Ok(markdown)
 }
 
 /// Opens a foldable log group under GitHub Actions.
@@ -96,7 +133,10 @@ pub fn baseline<'a>(records: &'a [RunRecord], current: &RunRecord) -> Option<&'a
         .rev()
         .filter(|r| !std::ptr::eq(*r, current))
         .find(|r| {
-            r.kind == "run" && r.workers <= 1 && r.selection == current.selection && r.exit == 0
+            r.kind == RecordKind::Run
+                && r.workers <= 1
+                && r.selection == current.selection
+                && r.exit == 0
         })
 }
 
@@ -112,7 +152,7 @@ pub fn regression(
         .iter()
         .filter(|r| {
             !std::ptr::eq(*r, current)
-                && r.kind == "run"
+                && r.kind == RecordKind::Run
                 && r.workers == current.workers
                 && r.selection == current.selection
                 && r.exit == 0
@@ -137,7 +177,7 @@ fn fmt_opt(v: Option<f64>, digits: usize, suffix: &str) -> String {
 /// The run the report is about: the latest record of a test run. Records
 /// other tasks append after it (e.g. `triage`) are about that run, not runs.
 pub fn current(records: &[RunRecord]) -> Option<&RunRecord> {
-    records.iter().rev().find(|r| r.kind == "run")
+    records.iter().rev().find(|r| r.kind == RecordKind::Run)
 }
 
 /// The latest `triage` record appended after the current run: the triage of
@@ -145,9 +185,12 @@ pub fn current(records: &[RunRecord]) -> Option<&RunRecord> {
 pub fn triage_of_current(records: &[RunRecord]) -> Option<&RunRecord> {
     let start = records
         .iter()
-        .rposition(|r| r.kind == "run")
+        .rposition(|r| r.kind == RecordKind::Run)
         .map_or(0, |i| i + 1);
-    records[start..].iter().rev().find(|r| r.kind == "triage")
+    records[start..]
+        .iter()
+        .rev()
+        .find(|r| r.kind == RecordKind::Triage)
 }
 
 /// Renders `reports/ci_timings.md`.
@@ -162,13 +205,20 @@ pub fn render(input: &TimingsInput) -> String {
         }
         return out;
     };
-    let outcomes: Vec<String> = current
-        .outcomes
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{n} {k}"))
-        .collect();
-    let workers = if current.engine == "shards" {
+    let c = &current.counts;
+    let outcomes: Vec<String> = [
+        ("errors", c.errors),
+        ("failed", c.failed),
+        ("passed", c.passed),
+        ("skipped", c.skipped),
+        ("xfailed", c.xfailed),
+        ("xpassed", c.xpassed),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(k, n)| format!("{n} {k}"))
+    .collect();
+    let workers = if matches!(current.engine, Execution::Shards | Execution::CiShards) {
         format!("{} shards", current.workers)
     } else if current.workers <= 1 {
         "serial".to_string()
@@ -194,11 +244,7 @@ pub fn render(input: &TimingsInput) -> String {
         } else {
             &current.task
         },
-        if current.engine.is_empty() {
-            "—"
-        } else {
-            &current.engine
-        },
+        current.engine.as_str(),
         current.tests,
         if outcomes.is_empty() {
             "—".to_string()
@@ -221,7 +267,7 @@ pub fn render(input: &TimingsInput) -> String {
     }
     let triage = triage_of_current(input.records);
     for record in [Some(current), triage].into_iter().flatten() {
-        if let Some(alert) = record.extra.get("flaky_alert").and_then(|v| v.as_str()) {
+        if let Some(alert) = record.triage.as_ref().and_then(|t| t.alert.as_deref()) {
             let _ = writeln!(out, "> **Flakiness:** {alert}\n");
         }
     }
@@ -231,7 +277,7 @@ pub fn render(input: &TimingsInput) -> String {
 
     out.push_str("## Phases\n\n| phase | seconds | share |\n|---|---:|---:|\n");
     let total: f64 = current.phases.iter().fold(0.0, |acc, (_, s)| acc + s);
-    for (name, seconds) in &current.phases {
+    for (name, seconds) in current.phases.iter() {
         let share = if current.wall > 0.0 {
             seconds / current.wall * 100.0
         } else {
@@ -262,12 +308,8 @@ pub fn render(input: &TimingsInput) -> String {
         ),
     }
 
-    if let Some(shards) = current.extra.get("shards").and_then(|v| v.as_array()) {
-        let imbalance = current
-            .extra
-            .get("imbalance")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(1.0);
+    if let Some(shards) = &current.shards {
+        let imbalance = shards.imbalance;
         let _ = writeln!(
             out,
             "## Shards\n\nImbalance ×{imbalance:.2} (slowest shard ÷ mean shard).\n"
@@ -275,16 +317,11 @@ pub fn render(input: &TimingsInput) -> String {
         out.push_str(
             "| shard | tests | predicted s | wall s | exit |\n|---:|---:|---:|---:|---:|\n",
         );
-        for s in shards {
-            let f = |k: &str| s.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+        for s in &shards.shards {
             let _ = writeln!(
                 out,
                 "| {} | {} | {:.1} | {:.1} | {} |",
-                f("index"),
-                f("tests"),
-                f("predicted"),
-                f("wall"),
-                f("exit")
+                s.index, s.tests, s.predicted, s.wall, s.exit
             );
         }
         out.push('\n');
@@ -332,7 +369,11 @@ pub fn render(input: &TimingsInput) -> String {
         out.push('\n');
     }
 
-    let runs: Vec<&RunRecord> = input.records.iter().filter(|r| r.kind == "run").collect();
+    let runs: Vec<&RunRecord> = input
+        .records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Run)
+        .collect();
     let shown = &runs[runs.len().saturating_sub(input.trend)..];
     let _ = writeln!(
         out,
@@ -342,8 +383,7 @@ pub fn render(input: &TimingsInput) -> String {
     );
     out.push_str("| # | when | commit | task | workers | tests | failed | wall s | execution s | coverage |\n|---:|---|---|---|---:|---:|---:|---:|---:|---:|\n");
     for (i, r) in shown.iter().enumerate() {
-        let failed = r.outcomes.get("failed").copied().unwrap_or(0)
-            + r.outcomes.get("errors").copied().unwrap_or(0);
+        let failed = r.counts.failed + r.counts.errors;
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {failed} | {:.1} | {:.1} | {} |",
@@ -398,9 +438,9 @@ pub fn render(input: &TimingsInput) -> String {
 
 /// The triage of the current run: each failed test's class and worker.
 fn render_triage(out: &mut String, triage: &RunRecord) {
-    let classes = triage.extra.get("classes").and_then(|v| v.as_object());
-    let workers = triage.extra.get("workers").and_then(|v| v.as_object());
-    let rate = triage.extra.get("rate").and_then(|v| v.as_f64());
+    let data = triage.triage.clone().unwrap_or_default();
+    let classes = Some(&data.classes);
+    let rate = triage.triage.as_ref().map(|t| t.rate);
     let _ = writeln!(
         out,
         "## Triage\n\n`cargo xtask triage` ({}) re-ran this run's failures serially: flakiness {}.\n",
@@ -416,15 +456,8 @@ fn render_triage(out: &mut String, triage: &RunRecord) {
         Some(classes) => {
             out.push_str("| test | class | worker |\n|---|---|---|\n");
             for (test, class) in classes {
-                let worker = workers
-                    .and_then(|w| w.get(test))
-                    .and_then(|w| w.as_str())
-                    .unwrap_or("—");
-                let _ = writeln!(
-                    out,
-                    "| `{test}` | {} | {worker} |",
-                    class.as_str().unwrap_or("—")
-                );
+                let worker = data.workers.get(test).map_or("—", String::as_str);
+                let _ = writeln!(out, "| `{test}` | {class} | {worker} |");
             }
             out.push('\n');
         }
@@ -446,30 +479,31 @@ mod tests {
     ) -> RunRecord {
         RunRecord {
             schema: 1,
-            kind: "run".into(),
+            kind: RecordKind::Run,
             timestamp: when.into(),
             commit: Some("0123456789ab".into()),
             branch: Some("main".into()),
             task: task.into(),
             engine: if workers > 1 {
-                "xdist".into()
+                Execution::Xdist
             } else {
-                "serial".into()
+                Execution::Serial
             },
             workers,
             dist: (workers > 1).then(|| "loadscope".into()),
             selection: "sel".into(),
             tests: 3,
-            outcomes: [("passed".to_string(), 3), ("failed".to_string(), 0)]
-                .into_iter()
-                .collect(),
-            phases: vec![
+            counts: crate::report::Counts {
+                passed: 3,
+                ..Default::default()
+            },
+            phases: crate::report::history::Phases(vec![
                 ("setup".into(), 0.1),
                 ("collection".into(), 1.0),
                 ("tests".into(), execution),
                 ("coverage".into(), 0.5),
                 ("reports".into(), 0.05),
-            ],
+            ]),
             wall,
             coverage,
             efficiency: (workers > 1).then_some(0.8),
@@ -492,7 +526,8 @@ mod tests {
                 Vec::new()
             },
             exit: 0,
-            extra: Default::default(),
+            triage: None,
+            shards: None,
         }
     }
 
@@ -614,20 +649,23 @@ mod tests {
             record("pytest-parallel", 2, 8.0, 6.5, None, "2026-01-01T10:05:00Z"),
         ];
         let triage = RunRecord {
-            kind: "triage".into(),
+            kind: RecordKind::Triage,
             task: "triage".into(),
             timestamp: "2026-01-01T10:06:00Z".into(),
-            extra: serde_json::json!({
-                "flaky_alert": "flakiness 9.5% is above `flaky.threshold` 5%",
-                "rate": 0.095,
-                "classes": {"tests/test_c.py::test_v": "parallel-only"},
-                "workers": {"tests/test_c.py::test_v": "gw0"},
-            })
-            .as_object()
-            .unwrap()
-            .clone()
-            .into_iter()
-            .collect(),
+            triage: Some(crate::report::history::Triage {
+                alert: Some("flakiness 9.5% is above `flaky.threshold` 5%".into()),
+                rate: 0.095,
+                classes: [(
+                    "tests/test_c.py::test_v".to_string(),
+                    "parallel-only".to_string(),
+                )]
+                .into_iter()
+                .collect(),
+                workers: [("tests/test_c.py::test_v".to_string(), "gw0".to_string())]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            }),
             ..RunRecord::default()
         };
         records.push(triage.clone());

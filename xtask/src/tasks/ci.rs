@@ -55,14 +55,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         eprintln!("ci: the isolation audit found problems (see above); running the tests anyway");
     }
 
-    let env_var = std::env::var(workers::ENV_VAR).ok();
-    let workers = workers::resolve(
-        Task::PytestParallel,
-        None,
-        env_var.as_deref(),
-        &config.parallel,
-        &workers::usable_cpus,
-    )?;
+    let workers = workers::for_task(Task::PytestParallel, None, &config.parallel)?;
     let req = RunRequest {
         title: "ci".into(),
         workers,
@@ -82,7 +75,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let result = run::run_suite(ctx, &config, &env, &req)?;
     eprintln!(
         "ci: timings in {}",
-        crate::fsx::relative(&run::timings_report_path(ctx, &config), &ctx.root).display()
+        crate::fsx::relative(&ctx.layout(&config).timings_report(), &ctx.root).display()
     );
     if result.code == ExitCode::TestsFailed && req.workers.is_parallel() {
         // Were the failures real, parallel-only or flaky? Re-run them alone to find out.

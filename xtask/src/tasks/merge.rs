@@ -2,7 +2,6 @@
 //! one JUnit file, one coverage report (threshold on the merged data), one
 //! durations store, and one `ci_timings.md` entry with per-shard times.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -18,8 +17,7 @@ use crate::fsx::{self, relative};
 use crate::junit;
 use crate::python::env;
 use crate::report::history::{self, RunRecord};
-use crate::report::{Outcome, RunState};
-use crate::run::{self, durations_path};
+use crate::report::RunState;
 use crate::tasks::shard::{ShardInfo, SHARD_FILE};
 use crate::verdict;
 
@@ -55,7 +53,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     shards.sort_by_key(|(_, info)| info.index);
 
     let reports_dir = ctx.root.join(&config.reports.dir.value);
-    fsx::create_reports_dir(&reports_dir)?;
+    let _lock = crate::lock::acquire(&ctx.layout(&config), "merge")?;
 
     // One event stream, and the count invariant over every shard: each test
     // of the collected suite planned exactly once, and each planned test ran.
@@ -81,7 +79,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     fsx::atomic_write(&junit_path, junit::render(&state, "pytest")?)?;
 
     // One durations store.
-    let store_path = durations_path(ctx, &config);
+    let store_path = ctx.layout(&config).durations();
     let (mut store, _) = Durations::load(&store_path);
     for (dir, _) in &shards {
         let (theirs, warning) = Durations::load(&dir.join(durations::FILE_NAME));
@@ -166,49 +164,48 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         .collect();
     let mean = nonempty.iter().sum::<f64>() / nonempty.len().max(1) as f64;
     let imbalance = if mean > 0.0 { slowest / mean } else { 1.0 };
-    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
-    for t in &state.tests {
-        let key = match t.outcome {
-            Outcome::Error => "errors",
-            o => o.as_str(),
-        };
-        *outcomes.entry(key.to_string()).or_default() += 1;
-    }
-    let (commit, branch) = run::git_info(&ctx.root);
+    let (commit, branch) = crate::report::history::git_info(&ctx.root);
     let mut record = RunRecord {
         schema: history::SCHEMA,
-        kind: "run".into(),
-        timestamp: run::now_utc(),
+        kind: history::RecordKind::Run,
+        timestamp: crate::report::history::now_utc(),
         commit,
         branch,
         task: "merge".into(),
-        engine: "shards".into(),
+        engine: history::Execution::CiShards,
         workers: shards.len() as u16,
         dist: None,
         selection: format!("shards:{}", shards[0].1.fingerprint),
         tests: state.done(),
-        outcomes,
+        counts: state.counts(),
         coverage: coverage_total,
         exit: code.code(),
+        shards: Some(history::Shards {
+            shards: shards
+                .iter()
+                .map(|(_, i)| history::ShardRun {
+                    index: i.index,
+                    tests: i.tests,
+                    predicted: i.predicted,
+                    wall: i.wall,
+                    exit: i.exit,
+                })
+                .collect(),
+            imbalance,
+        }),
         ..RunRecord::default()
     };
-    record.extra.insert(
-        "shards".into(),
-        serde_json::json!(shards.iter().map(|(_, i)| serde_json::json!({"index": i.index, "tests": i.tests, "predicted": i.predicted, "wall": i.wall, "exit": i.exit})).collect::<Vec<_>>()),
-    );
-    record
-        .extra
-        .insert("imbalance".into(), serde_json::json!(imbalance));
     let merge_seconds = started.elapsed().as_secs_f64() - coverage_seconds;
-    record.phases = vec![
+    record.phases = history::Phases(vec![
         ("slowest shard".into(), slowest),
         ("coverage".into(), coverage_seconds),
         ("reports".into(), merge_seconds.max(0.0)),
-    ];
+    ]);
     record.wall = slowest + started.elapsed().as_secs_f64();
-    history::append(&run::timings_history_path(ctx, &config), &record)?;
-    let markdown = run::write_timings_report(ctx, &config, &junit_path)?;
-    run::append_step_summary(&markdown);
+    history::append(&ctx.layout(&config).history(), &record)?;
+    let markdown =
+        crate::report::timings::write_report(&ctx.layout(&config), &config, &junit_path)?;
+    crate::report::timings::append_step_summary(&markdown);
     println!(
         "merge: {} shards, {}: {}; slowest shard {slowest:.1}s, imbalance ×{imbalance:.2}{}; reports in {}",
         shards.len(),

@@ -9,11 +9,10 @@ use std::collections::BTreeMap;
 use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::durations::{module_of, Durations};
-use crate::run::durations_path;
 
 /// The modules longest first, or why the collection order stays.
 pub fn longest_first(ctx: &Ctx, config: &Config) -> Result<Vec<String>, String> {
-    let (store, warning) = Durations::load(&durations_path(ctx, config));
+    let (store, warning) = Durations::load(&ctx.layout(config).durations());
     if let Some(w) = warning {
         return Err(format!("{w}; this run records them"));
     }

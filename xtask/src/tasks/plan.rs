@@ -11,7 +11,6 @@ use crate::exit::ExitCode;
 use crate::plan::{self, Granularity, Plan};
 use crate::python::collect::{self, Collection};
 use crate::python::env;
-use crate::run::durations_path;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -60,7 +59,7 @@ pub fn make_plan(
     extra: &[String],
 ) -> anyhow::Result<Planned> {
     let (collection, _) = collect::collect_cached(ctx, config, python, extra)?;
-    let (store, warning) = Durations::load(&durations_path(ctx, config));
+    let (store, warning) = Durations::load(&ctx.layout(config).durations());
     let plan = plan::balance(
         &collection.ids,
         &store,
@@ -163,7 +162,7 @@ fn simulate(
     let collected = collect::collect_cached(ctx, config, python, &args.pytest_args)?
         .0
         .ids;
-    let (store, warning) = Durations::load(&durations_path(ctx, config));
+    let (store, warning) = Durations::load(&ctx.layout(config).durations());
     if let Some(w) = warning {
         eprintln!("warning: {w}");
     }

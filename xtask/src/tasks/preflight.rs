@@ -22,13 +22,10 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         eprintln!("preflight: no services in testing.toml; nothing to check");
         return Ok(ExitCode::Ok);
     }
-    let env = std::env::var(workers::ENV_VAR).ok();
-    let workers = workers::resolve(
+    let workers = workers::for_task(
         Task::PytestParallel,
         args.workers.as_deref(),
-        env.as_deref(),
         &config.parallel,
-        &workers::usable_cpus,
     )?;
     preflight::check(&ctx.root, &config, usize::from(workers.count()))?;
     Ok(ExitCode::Ok)

@@ -101,12 +101,9 @@ pub fn run(args: &Args, ctx: &Ctx, task: Task) -> anyhow::Result<ExitCode> {
 
 /// Resolves the workers for `task` from the flag, `PYTEST_WORKERS` and the config.
 pub fn resolve_workers(args: &Args, config: &Config, task: Task) -> anyhow::Result<Workers> {
-    let env = std::env::var(workers::ENV_VAR).ok();
-    Ok(workers::resolve(
+    Ok(workers::for_task(
         task,
         args.workers.as_deref(),
-        env.as_deref(),
         &config.parallel,
-        &workers::usable_cpus,
     )?)
 }

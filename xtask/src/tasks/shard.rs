@@ -78,13 +78,11 @@ pub fn dir_of(reports: &std::path::Path, index: u16) -> std::path::PathBuf {
 
 /// A digest of a list of node ids (order included).
 pub fn digest(ids: &[String]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
+    let mut hasher = crate::hash::Fingerprint::new();
     for id in ids {
-        hasher.update(id.as_bytes());
-        hasher.update([0]);
+        hasher.field(id);
     }
-    fsx::hex(&hasher.finalize()[..8])
+    hasher.hex(8)
 }
 
 pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
@@ -100,13 +98,10 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     }
     let config = config::load(&ctx.root)?;
     signals::install();
-    let env_var = std::env::var(workers::ENV_VAR).ok();
-    let workers = workers::resolve(
+    let workers = workers::for_task(
         Task::PytestParallel,
         args.workers.as_deref(),
-        env_var.as_deref(),
         &config.parallel,
-        &workers::usable_cpus,
     )?;
     let env = env::ensure(ctx, &config)?;
     let planned = make_plan(

@@ -6,7 +6,6 @@ use crate::ctx::Ctx;
 use crate::exit::ExitCode;
 use crate::report::history;
 use crate::report::timings::{self, TimingsInput};
-use crate::run as suite;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,7 +22,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let trend = args
         .last
         .map_or(config.timings.trend.value as usize, |n| n as usize);
-    let history_path = suite::timings_history_path(ctx, &config);
+    let history_path = ctx.layout(&config).history();
     let history = history::read(&history_path)?;
     for warning in &history.warnings {
         eprintln!("warning: {warning}");
@@ -52,7 +51,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         regression: config.timings.regression.value,
         warnings: &history.warnings,
     });
-    crate::fsx::atomic_write(&suite::timings_report_path(ctx, &config), &markdown)?;
+    crate::fsx::atomic_write(&ctx.layout(&config).timings_report(), &markdown)?;
     print!("{markdown}");
     Ok(ExitCode::Ok)
 }

@@ -22,12 +22,13 @@ use crate::fsx::{self, relative};
 use crate::gen::{self, IssueFields};
 use crate::python::argv::{quote, ReportPaths, Selection};
 use crate::python::env::{self, PythonEnv};
-use crate::report::history::{self, RunRecord};
+use crate::report::history::{self, RecordKind, RunRecord};
 use crate::report::TestResult;
 use crate::run::{self, RunRequest};
 use crate::signals;
 
-use super::bisect::{self, Bisected};
+use crate::flaky::bisect::{self, Bisected};
+use crate::flaky::{last_run, plain_id, rootdir, slug, Class};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -81,59 +82,6 @@ impl From<&Args> for Options {
     }
 }
 
-/// What a failed test turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    /// Fails alone, serially, every time.
-    Real,
-    /// Passes alone every time; failed in a parallel run.
-    ParallelOnly,
-    /// Passes alone every time; failed in a serial run of the suite.
-    OrderDependent,
-    /// Passes and fails alone.
-    Flaky,
-}
-
-impl Class {
-    /// The name the history and the issue use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::Real => "real",
-            Class::ParallelOnly => "parallel-only",
-            Class::OrderDependent => "order-dependent",
-            Class::Flaky => "flaky",
-        }
-    }
-
-    /// The name in the table.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Class::Real => "real failure",
-            Class::ParallelOnly => "parallel-only",
-            Class::OrderDependent => "order-dependent",
-            Class::Flaky => "flaky",
-        }
-    }
-
-    /// Counts towards the flakiness rate.
-    pub fn is_flaky(self) -> bool {
-        !matches!(self, Class::Real)
-    }
-
-    /// Classifies from the serial re-runs (`true` = failed).
-    pub fn of(reruns: &[bool], parallel: bool) -> Class {
-        if reruns.iter().all(|failed| *failed) {
-            Class::Real
-        } else if reruns.iter().any(|failed| *failed) {
-            Class::Flaky
-        } else if parallel {
-            Class::ParallelOnly
-        } else {
-            Class::OrderDependent
-        }
-    }
-}
-
 /// One failed test, triaged.
 #[derive(Debug, Clone)]
 pub struct Triaged {
@@ -177,38 +125,6 @@ pub struct Outcome {
     pub stale_known: Vec<String>,
 }
 
-/// A node id as pytest takes it on the command line: without the `@group`
-/// suffix xdist's `--dist loadgroup` adds to the ids it reports.
-pub fn plain_id(id: &str) -> &str {
-    let last = id.rfind("::").map_or(0, |i| i + 2);
-    let tail = &id[last..];
-    let after_params = tail.rfind(']').map_or(0, |i| i + 1);
-    match tail[after_params..].find('@') {
-        Some(at) => &id[..last + after_params + at],
-        None => id,
-    }
-}
-
-/// A file name for a node id: lowercase letters, digits and dashes.
-pub fn slug(id: &str) -> String {
-    let mut out = String::new();
-    for c in id.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let out = out.trim_matches('-').to_string();
-    if out.len() <= 96 {
-        return out;
-    }
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(id.as_bytes());
-    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{hash}", out[..87].trim_end_matches('-'))
-}
-
 pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let config = config::load(&ctx.root)?;
     signals::install();
@@ -225,20 +141,32 @@ pub fn triage(
     options: &Options,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let (state, log) = bisect::last_run(ctx, config)?;
+    let _lock = crate::lock::acquire(&ctx.layout(config), "triage")?;
+    let (state, log) = last_run(ctx, config)?;
     let tests_run = state.done();
     let parallel = state.tests.iter().any(|t| t.worker.is_some());
+    let last_engine = if state
+        .processes
+        .iter()
+        .any(|p| p.start.as_ref().is_some_and(|s| s.xdist))
+    {
+        history::Execution::Xdist
+    } else if state.processes.len() > 1 {
+        history::Execution::Shards
+    } else {
+        history::Execution::Serial
+    };
     let workers: std::collections::BTreeSet<&str> = state
         .tests
         .iter()
         .filter_map(|t| t.worker.as_deref())
         .collect();
     let failures: Vec<&TestResult> = state.failures().collect();
-    let history_path = run::timings_history_path(ctx, config);
+    let history_path = ctx.layout(config).history();
     let earlier_triages: Vec<RunRecord> = history::read(&history_path)?
         .records
         .into_iter()
-        .filter(|r| r.kind == "triage")
+        .filter(|r| r.kind == RecordKind::Triage)
         .collect();
     let known_ids: Vec<&str> = config
         .flaky
@@ -265,7 +193,7 @@ pub fn triage(
         );
     }
 
-    let rootdir = bisect::rootdir(ctx, &state);
+    let rootdir = rootdir(ctx, &state);
     let base = ctx.root.join(&config.reports.dir.value).join("triage");
     if base.exists() {
         std::fs::remove_dir_all(&base).ok();
@@ -303,10 +231,9 @@ pub fn triage(
         let earlier = earlier_triages
             .iter()
             .filter(|r| {
-                r.extra
-                    .get("classes")
-                    .and_then(|c| c.as_object())
-                    .is_some_and(|c| c.contains_key(&node_id))
+                r.triage
+                    .as_ref()
+                    .is_some_and(|t| t.classes.contains_key(&node_id))
             })
             .count();
         triaged.push(Triaged {
@@ -329,7 +256,7 @@ pub fn triage(
             .iter_mut()
             .filter(|t| matches!(t.class, Class::ParallelOnly | Class::OrderDependent))
         {
-            let Some(test) = bisect::find(&state, &t.node_id) else {
+            let Some(test) = crate::flaky::find(&state, &t.node_id) else {
                 continue;
             };
             let suspects = bisect::predecessors(&state, test);
@@ -389,7 +316,13 @@ pub fn triage(
                 .iter()
                 .rev()
                 .take(window.saturating_sub(1))
-                .filter_map(|r| r.extra.get("known")?.get(id.as_str())?.as_str())
+                .filter_map(|r| {
+                    r.triage
+                        .as_ref()?
+                        .known
+                        .get(id.as_str())
+                        .map(String::as_str)
+                })
                 .collect();
             *status == "passed"
                 && earlier.len() + 1 >= window
@@ -456,74 +389,51 @@ pub fn triage(
     }
 
     // The history keeps every triage, so repeated offenders show over time.
-    let (commit, branch) = run::git_info(&ctx.root);
-    let mut extra: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-    if let Some(alert) = &alert {
-        extra.insert("flaky_alert".into(), alert.clone().into());
-    }
-    extra.insert("rate".into(), rate.into());
-    extra.insert("threshold".into(), threshold.into());
-    extra.insert("repeat".into(), options.repeat.into());
-    let by_test = |f: &dyn Fn(&Triaged) -> serde_json::Value| -> serde_json::Value {
-        triaged
-            .iter()
-            .map(|t| (t.node_id.clone(), f(t)))
-            .collect::<serde_json::Map<_, _>>()
-            .into()
+    let (commit, branch) = crate::report::history::git_info(&ctx.root);
+    let by_test = |f: &dyn Fn(&Triaged) -> String| -> BTreeMap<String, String> {
+        triaged.iter().map(|t| (t.node_id.clone(), f(t))).collect()
     };
-    extra.insert("classes".into(), by_test(&|t| t.class.as_str().into()));
-    extra.insert(
-        "workers".into(),
-        by_test(&|t| t.worker.clone().unwrap_or_else(|| "serial".into()).into()),
-    );
-    extra.insert(
-        "reruns_failed".into(),
-        by_test(&|t| t.reruns.iter().filter(|f| **f).count().into()),
-    );
-    let polluters: serde_json::Map<String, serde_json::Value> = triaged
-        .iter()
-        .filter_map(|t| match &t.bisected {
-            Some(Bisected::Found(f)) => Some((t.node_id.clone(), f.polluter.clone().into())),
-            _ => None,
-        })
-        .collect();
-    if !polluters.is_empty() {
-        extra.insert("polluters".into(), polluters.into());
-    }
-    extra.insert(
-        "known".into(),
-        known_status
+    let data = history::Triage {
+        alert: alert.clone(),
+        rate,
+        threshold,
+        repeat: options.repeat,
+        classes: by_test(&|t| t.class.as_str().to_string()),
+        workers: by_test(&|t| t.worker.clone().unwrap_or_else(|| "serial".into())),
+        reruns_failed: triaged
             .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-    );
-    let mut outcomes = BTreeMap::new();
-    for t in &triaged {
-        *outcomes.entry(t.class.as_str().to_string()).or_default() += 1;
-    }
+            .map(|t| (t.node_id.clone(), t.reruns.iter().filter(|f| **f).count()))
+            .collect(),
+        polluters: triaged
+            .iter()
+            .filter_map(|t| match &t.bisected {
+                Some(Bisected::Found(f)) => Some((t.node_id.clone(), f.polluter.clone())),
+                _ => None,
+            })
+            .collect(),
+        known: known_status.clone(),
+    };
     let seconds = started.elapsed().as_secs_f64();
     let record = RunRecord {
         schema: history::SCHEMA,
-        kind: "triage".into(),
-        timestamp: run::now_utc(),
+        kind: RecordKind::Triage,
+        timestamp: crate::report::history::now_utc(),
         commit,
         branch,
         task: "triage".into(),
-        engine: if parallel { "parallel" } else { "serial" }.into(),
+        engine: last_engine,
         workers: u16::try_from(workers.len().max(1)).unwrap_or(u16::MAX),
         tests: tests_run,
-        outcomes,
-        phases: vec![("re-runs".into(), seconds)],
+        phases: history::Phases(vec![("re-runs".into(), seconds)]),
         wall: seconds,
         exit: code.code(),
-        extra,
+        triage: Some(data),
         ..RunRecord::default()
     };
     history::append(&history_path, &record)?;
     let junit = ReportPaths::new(&ctx.root, config).junit;
-    run::write_timings_report(ctx, config, &junit)?;
-    run::append_step_summary(&format!("## Triage\n\n{table}"));
+    crate::report::timings::write_report(&ctx.layout(config), config, &junit)?;
+    crate::report::timings::append_step_summary(&format!("## Triage\n\n{table}"));
 
     Ok(Outcome {
         code,
@@ -650,14 +560,13 @@ fn rollback_procedure() -> &'static str {
 fn first_seen(earlier: &[RunRecord]) -> impl Fn(&str) -> String + '_ {
     move |id: &str| {
         let record = earlier.iter().find(|r| {
-            r.extra
-                .get("classes")
-                .and_then(|c| c.as_object())
-                .is_some_and(|c| c.contains_key(id))
+            r.triage
+                .as_ref()
+                .is_some_and(|t| t.classes.contains_key(id))
         });
         let (when, commit) = match record {
             Some(r) => (r.timestamp.clone(), r.commit.clone()),
-            None => (run::now_utc(), None),
+            None => (crate::report::history::now_utc(), None),
         };
         match commit {
             Some(c) => format!("{when} (commit {c})"),
@@ -761,33 +670,6 @@ fn issue_fields(t: &Triaged, repeat: u32, first_seen: &dyn Fn(&str) -> String) -
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plain_ids_drop_the_xdist_group() {
-        assert_eq!(plain_id("t.py::test_a@db"), "t.py::test_a");
-        assert_eq!(plain_id("t.py::C::test_a[x@y]@db"), "t.py::C::test_a[x@y]");
-        assert_eq!(plain_id("t.py::test_a[x@y]"), "t.py::test_a[x@y]");
-        assert_eq!(plain_id("t.py::test_a"), "t.py::test_a");
-    }
-
-    #[test]
-    fn classes_from_reruns() {
-        assert_eq!(Class::of(&[true, true], true), Class::Real);
-        assert_eq!(Class::of(&[false, false], true), Class::ParallelOnly);
-        assert_eq!(Class::of(&[false, false], false), Class::OrderDependent);
-        assert_eq!(Class::of(&[false, true], true), Class::Flaky);
-    }
-
-    #[test]
-    fn slugs_are_file_names() {
-        assert_eq!(
-            slug("tests/test_a.py::TestX::test_y[1-a b]"),
-            "tests-test-a-py-testx-test-y-1-a-b"
-        );
-        let long = format!("tests/test_a.py::test_{}", "x".repeat(200));
-        assert!(slug(&long).len() <= 96);
-        assert_ne!(slug(&long), slug(&format!("{long}y")));
-    }
 
     #[test]
     fn percentages() {

@@ -73,6 +73,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
+    let _lock = crate::lock::acquire(&ctx.layout(&config), "verify")?;
     let env = env::ensure(ctx, &config)?;
     if args.random_order {
         let probe = std::process::Command::new(&env.python)
@@ -161,12 +162,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
             .state
             .tests
             .iter()
-            .map(|t| {
-                (
-                    crate::tasks::triage::plain_id(&t.nodeid).to_string(),
-                    t.outcome,
-                )
-            })
+            .map(|t| (crate::flaky::plain_id(&t.nodeid).to_string(), t.outcome))
             .collect();
         let executed = coverage::read_executed(&CoveragePaths::new(&dir).json)?;
         let collect_errors = result

@@ -32,6 +32,10 @@ const CASES: &[(&str, &str)] = &[
         "[setup]\nlock = \"requirements.lock\"\n",
     ),
     ("duplicate key", "[reports]\ndir = \"a\"\ndir = \"b\"\n"),
+    ("negative hash seed", "[pytest]\nhash-seed = -1\n"),
+    ("engine as a number", "[parallel]\nengine = 1\n"),
+    ("unknown engine", "[parallel]\nengine = \"shard\"\n"),
+    ("unquoted python version", "[ci]\npython-version = 3.10\n"),
 ];
 
 #[test]

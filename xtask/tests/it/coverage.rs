@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::support::{heavy, shared_config, Test};
+use crate::support::{shared_config, Test};
 
 fn covproj(extra_config: &str) -> Test {
     Test::fixture("covproj").write(
@@ -203,34 +203,4 @@ fn verify_passes_on_a_clean_project() {
     let run = test.run_args(&["verify", "--workers", "2", "--repeat", "2"]);
     run.status(0);
     assert!(run.stdout().contains("parallel #2"), "{}", run.stdout());
-}
-
-/// The bundled suite: same outcomes, and parallel coverage equal to serial
-/// line for line, with the order shuffled on both sides.
-#[test]
-fn bundled_suite_verifies() {
-    let _guard = heavy();
-    let out = std::process::Command::new(crate::support::xtask_bin())
-        .args([
-            "--no-progress",
-            "verify",
-            "--workers",
-            "2",
-            "--random-order",
-        ])
-        .env_remove("PYTEST_WORKERS")
-        .current_dir(crate::support::repo_root())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains("verify: parallel runs match serial exactly"),
-        "{stdout}"
-    );
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{bundled_copy, heavy, processes_mentioning, Test};
+use crate::support::{processes_mentioning, Test};
 
 #[test]
 fn shards_engine_runs_every_test_once_with_xdist_style_worker_ids() {
@@ -139,19 +139,6 @@ fn ctrl_c_ends_every_shard_process() {
         "processes of the run left behind: {left:?}"
     );
     assert!(test.read("reports/junit.xml").contains("<testsuite"));
-}
-
-/// On the bundled suite the shards engine gives the same outcomes and covered lines as serial.
-#[test]
-fn bundled_suite_verifies_with_the_shards_engine() {
-    let _guard = heavy();
-    let run = bundled_copy().run_args(&["verify", "--workers", "2", "--engine", "shards"]);
-    run.status(0);
-    let stdout = run.stdout();
-    assert!(
-        stdout.contains("verify: parallel runs match serial exactly"),
-        "{stdout}"
-    );
 }
 
 #[test]

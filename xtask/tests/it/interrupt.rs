@@ -64,3 +64,9 @@ fn sigint_mid_parallel_run_exits_130_and_keeps_reports() {
 fn sigterm_mid_serial_run_exits_130_and_keeps_reports() {
     interrupt_run("1", libc::SIGTERM);
 }
+
+/// A closed terminal (SIGHUP) stops the run like Ctrl-C: no pytest left behind.
+#[test]
+fn sighup_mid_parallel_run_exits_130_and_leaves_nothing_behind() {
+    interrupt_run("2", libc::SIGHUP);
+}

@@ -2,11 +2,13 @@
 //! real Python project (fixtures copied into temporary directories).
 
 mod audit;
+mod bundled;
 mod ci;
 mod cli;
 mod config_errors;
 mod coverage;
 mod engine;
+mod faults;
 mod gen;
 mod init;
 mod interrupt;

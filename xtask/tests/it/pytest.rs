@@ -1,6 +1,6 @@
 //! Real runs: reports, summaries, crashed workers, and the bundled suite.
 
-use crate::support::{bundled_copy, heavy, junit_outcomes, Test};
+use crate::support::{junit_outcomes, Test};
 
 #[test]
 fn a_run_writes_reports_and_a_summary() {
@@ -173,33 +173,4 @@ fn bad_pytest_arguments_are_a_usage_error_that_shows_what_pytest_said() {
         "{}",
         run.stdout()
     );
-}
-
-/// The bundled suite passes serially and in parallel, with identical per-test outcomes.
-#[test]
-fn bundled_suite_serial_and_parallel_agree() {
-    let _guard = heavy();
-    let test = bundled_copy();
-    let reports = tempfile::tempdir().unwrap();
-    let mut outcomes = Vec::new();
-    for (task, workers) in [("pytest", "1"), ("pytest-parallel", "2")] {
-        let run = test.run_with(&[task], &[("PYTEST_WORKERS", workers)]);
-        run.status(0);
-        let junit = reports.path().join(format!("{task}.xml"));
-        std::fs::copy(test.path().join("reports/junit.xml"), &junit).unwrap();
-        outcomes.push(junit_outcomes(&junit));
-    }
-    assert!(outcomes[0].len() >= 150, "{} tests", outcomes[0].len());
-    assert_eq!(outcomes[0], outcomes[1]);
-    // Both runs are in the trend, with a speedup figure and worker utilization.
-    let md = test.read("reports/ci_timings.md");
-    assert!(
-        md.contains("**Speedup** against the serial baseline"),
-        "{md}"
-    );
-    assert!(
-        md.contains("## Worker utilization") && md.contains("| gw1 |"),
-        "{md}"
-    );
-    assert!(md.contains("| phase | seconds | share |"), "{md}");
 }

@@ -294,3 +294,20 @@ pub fn processes_mentioning(needle: &str) -> Vec<u32> {
     }
     pids
 }
+
+/// Executed lines and branches per file of a coverage.json.
+pub fn executed(json: &Path) -> serde_json::Value {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let files = v["files"].as_object().unwrap();
+    files
+        .iter()
+        .map(|(k, f)| {
+            (
+                k.clone(),
+                serde_json::json!([f["executed_lines"], f["executed_branches"]]),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}

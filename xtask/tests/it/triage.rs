@@ -184,10 +184,10 @@ fn triage_classifies_each_failure_and_alerts_above_the_threshold() {
     let last = records.last().unwrap();
     assert_eq!(last["kind"], "triage");
     assert_eq!(last["exit"], 3);
-    assert_eq!(last["extra"]["classes"][VICTIM], "parallel-only");
-    assert_eq!(last["extra"]["classes"][REAL], "real");
-    assert_eq!(last["extra"]["classes"][FLAKY], "flaky");
-    assert_eq!(last["extra"]["workers"][VICTIM], victim_worker.as_str());
+    assert_eq!(last["triage"]["classes"][VICTIM], "parallel-only");
+    assert_eq!(last["triage"]["classes"][REAL], "real");
+    assert_eq!(last["triage"]["classes"][FLAKY], "flaky");
+    assert_eq!(last["triage"]["workers"][VICTIM], victim_worker.as_str());
     let timings = test.read("reports/ci_timings.md");
     assert!(
         timings

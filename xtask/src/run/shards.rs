@@ -12,15 +12,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::request::RunRequest;
 use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::durations::Durations;
 use crate::plan;
+use crate::python::argv::hash_seed;
 use crate::python::argv::{self, Selection, Spec};
 use crate::python::child;
 use crate::python::collect;
 use crate::python::env::PythonEnv;
-use crate::run::{durations_path, hash_seed, RunRequest};
 use crate::workers::Workers;
 
 /// The processes of a sharded run.
@@ -42,16 +43,18 @@ pub fn prepare(
 ) -> anyhow::Result<ShardPlan> {
     let mut notes = Vec::new();
     let (collection, cached) = collect::collect_cached(ctx, config, &env.python, &req.extra)?;
-    let (store, warning) = Durations::load(&durations_path(ctx, config));
+    let (store, warning) = Durations::load(&ctx.layout(config).durations());
     let k = req.workers.count() as usize;
-    match warning {
-        Some(_) => notes.push(
+    if store.tests.is_empty() {
+        notes.push(
             "no recorded durations yet: tests are balanced by count; this run records them".into(),
-        ),
-        None => notes.push(format!(
+        );
+    } else {
+        notes.extend(warning);
+        notes.push(format!(
             "{} tests balanced over {k} processes by recorded durations",
             collection.ids.len(),
-        )),
+        ));
     }
     if cached {
         notes.push("test list reused from the last collection (no project file changed)".into());

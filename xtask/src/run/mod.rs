@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::config::{Config, Dist, Engine};
+use crate::config::{Config, Engine};
 use crate::coverage::{self, CoveragePaths, CoverageResult};
 use crate::ctx::Ctx;
 use crate::durations::{self, Durations};
@@ -18,7 +18,7 @@ use crate::exit::ExitCode;
 use crate::fsx::{self, relative};
 use crate::junit;
 use crate::plan;
-use crate::python::argv::{self, Invocation, ReportPaths, Selection, Spec};
+use crate::python::argv::{self, hash_seed, Invocation, ReportPaths, Spec};
 use crate::python::child::{self, Feed, Finished};
 use crate::python::collect;
 use crate::python::env::PythonEnv;
@@ -26,109 +26,15 @@ use crate::python::plugin;
 use crate::report::history::{self, RunRecord};
 use crate::report::progress::Progress;
 use crate::report::summary::{self, SummaryInput};
-use crate::report::timings::{self, TimingsInput};
+use crate::report::timings::{self};
 use crate::report::{Counts, RunState};
-use crate::shards;
 use crate::signals;
 use crate::verdict::{self, Verdict};
-use crate::workers::Workers;
 
-/// How much a run prints when it ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SummaryMode {
-    Full,
-    /// One line (for tasks that run the suite several times).
-    Brief,
-}
+mod request;
+mod shards;
 
-/// What a run leaves behind besides its reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recording {
-    /// Durations, the timings history, `ci_timings.md` and the job summary.
-    Full,
-    /// Only the measured durations, into this file (one CI shard: its
-    /// siblings plan from the durations the run started with; `merge` folds
-    /// them in).
-    Durations(PathBuf),
-    /// Nothing (the re-runs of `triage` and `bisect`, which are not runs of
-    /// the suite).
-    Nothing,
-}
-
-/// What to run.
-pub struct RunRequest {
-    pub title: String,
-    pub workers: Workers,
-    pub dist: Dist,
-    pub coverage: bool,
-    /// Arguments for pytest after the xtask's own: the user's selection.
-    pub extra: Vec<String>,
-    /// Exactly these tests, in this order.
-    pub selection: Option<Selection>,
-    /// Modules in the order xdist gets them (longest first).
-    pub order: Option<Vec<String>>,
-    pub echo: bool,
-    pub summary: SummaryMode,
-    pub reports: ReportPaths,
-    /// Lines the summary adds (e.g. how the tests were ordered).
-    pub notes: Vec<String>,
-    /// Judge `coverage.fail-under` on this run's data (not for one shard of many).
-    pub threshold: bool,
-    /// How a parallel run is executed.
-    pub engine: Engine,
-    pub recording: Recording,
-}
-
-impl RunRequest {
-    /// One serial pytest process on `selection` alone, reporting into `dir`,
-    /// with a brief summary and nothing recorded: the re-runs of `triage`
-    /// and `bisect`.
-    pub fn probe(title: String, why: &str, selection: Selection, dir: PathBuf) -> RunRequest {
-        RunRequest {
-            title,
-            workers: Workers::Serial { why: why.into() },
-            dist: Dist::Load,
-            coverage: false,
-            extra: Vec::new(),
-            selection: Some(selection),
-            order: None,
-            echo: false,
-            summary: SummaryMode::Brief,
-            reports: ReportPaths::in_dir(dir),
-            notes: Vec::new(),
-            threshold: false,
-            engine: Engine::Xdist,
-            recording: Recording::Nothing,
-        }
-    }
-}
-
-/// What a run produced.
-pub struct RunResult {
-    pub code: ExitCode,
-    /// The history record of the run (phases, counts, coverage).
-    pub record: RunRecord,
-    /// Everything its events said.
-    pub state: RunState,
-}
-
-/// The `PYTHONHASHSEED` a run sets (None when the environment sets one) and
-/// the note that explains it.
-pub fn hash_seed(config: &Config) -> (Option<String>, String) {
-    match std::env::var("PYTHONHASHSEED")
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
-        Some(v) => (None, format!("PYTHONHASHSEED={v} from the environment")),
-        None => {
-            let seed = config.pytest.hash_seed.value.unwrap_or(0).to_string();
-            (
-                Some(seed.clone()),
-                format!("PYTHONHASHSEED={seed} fixed so every worker collects the same tests (set it in the environment to override)"),
-            )
-        }
-    }
-}
+pub use request::{Recording, RunRequest, RunResult, SummaryMode};
 
 /// The files a single-process run hands to the plugin.
 struct RunFiles {
@@ -331,6 +237,7 @@ pub fn run_suite(
 ) -> anyhow::Result<RunResult> {
     let wall = Instant::now();
     signals::install();
+    let _lock = crate::lock::acquire(&ctx.layout(config), &req.title)?;
     let paths = &req.reports;
     let cov_paths = CoveragePaths::new(&paths.dir);
     let (_, seed_note) = hash_seed(config);
@@ -440,15 +347,20 @@ pub fn run_suite(
         ("coverage", coverage_seconds),
         ("reports", reports_seconds),
     ];
-    record.phases = phases.iter().map(|(n, s)| (n.to_string(), *s)).collect();
+    record.phases = history::Phases(phases.iter().map(|(n, s)| (n.to_string(), *s)).collect());
     record.wall = wall.elapsed().as_secs_f64() + env.seconds;
     if req.recording == Recording::Full {
-        history::append(&timings_history_path(ctx, config), &record)?;
-        let markdown = write_timings_report(ctx, config, &paths.junit)?;
+        // The tests ran: no state file may fail the run now, only warn.
+        let layout = ctx.layout(config);
+        match history::append(&layout.history(), &record)
+            .and_then(|()| timings::write_report(&layout, config, &paths.junit))
+        {
+            Ok(markdown) => timings::append_step_summary(&markdown),
+            Err(err) => eprintln!("warning: the timing history was not updated: {err:#}"),
+        }
         for (name, seconds) in &phases {
             timings::log_phase(name, *seconds, req.workers.count(), state.done());
         }
-        append_step_summary(&markdown);
     }
 
     // Stage 5: render.
@@ -675,7 +587,7 @@ fn record_durations(
     state: &RunState,
 ) -> Option<String> {
     let path = match &req.recording {
-        Recording::Full => durations_path(ctx, config),
+        Recording::Full => ctx.layout(config).durations(),
         Recording::Durations(path) => path.clone(),
         Recording::Nothing => return None,
     };
@@ -782,7 +694,7 @@ fn render(input: RenderInput) {
     let cov_paths = CoveragePaths::new(&paths.dir);
     let mut report_files = vec![rel(&paths.junit), rel(&paths.events), rel(&paths.output)];
     if req.recording == Recording::Full {
-        report_files.push(rel(&timings_report_path(ctx, config)));
+        report_files.push(rel(&ctx.layout(config).timings_report()));
     }
     if let Some(cov) = coverage {
         report_files.extend([
@@ -817,27 +729,6 @@ fn render(input: RenderInput) {
             verdict_reason: reason,
         })
     );
-}
-
-/// Appends Markdown to the GitHub Actions job summary, when there is one.
-pub fn append_step_summary(markdown: &str) {
-    if let Some(summary_file) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
-        use std::io::Write as _;
-        if let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&summary_file)
-        {
-            let _ = writeln!(file, "{markdown}");
-        }
-    }
-}
-
-/// `reports/durations.json`: recorded durations every run updates.
-pub fn durations_path(ctx: &Ctx, config: &Config) -> std::path::PathBuf {
-    ctx.root
-        .join(&config.reports.dir.value)
-        .join(durations::FILE_NAME)
 }
 
 /// After a parallel run: the way of running this suite that the recorded
@@ -888,43 +779,6 @@ fn engine_note(
     })
 }
 
-/// `reports/ci_timings.jsonl`: the history every run appends to.
-pub fn timings_history_path(ctx: &Ctx, config: &Config) -> std::path::PathBuf {
-    ctx.root
-        .join(&config.reports.dir.value)
-        .join("ci_timings.jsonl")
-}
-
-/// `reports/ci_timings.md`.
-pub fn timings_report_path(ctx: &Ctx, config: &Config) -> std::path::PathBuf {
-    ctx.root
-        .join(&config.reports.dir.value)
-        .join("ci_timings.md")
-}
-
-/// Renders `ci_timings.md` from the history and the JUnit file of the last
-/// run, writes it atomically, and returns it.
-pub fn write_timings_report(
-    ctx: &Ctx,
-    config: &Config,
-    junit_path: &Path,
-) -> anyhow::Result<String> {
-    let history = history::read(&timings_history_path(ctx, config))?;
-    for warning in &history.warnings {
-        eprintln!("warning: {warning}");
-    }
-    let cases = junit::read(junit_path).unwrap_or_default();
-    let markdown = timings::render(&TimingsInput {
-        records: &history.records,
-        cases: &cases,
-        trend: config.timings.trend.value as usize,
-        regression: config.timings.regression.value,
-        warnings: &history.warnings,
-    });
-    fsx::atomic_write(&timings_report_path(ctx, config), &markdown)?;
-    Ok(markdown)
-}
-
 /// The history record of a run, without its phases and coverage.
 fn run_record(
     ctx: &Ctx,
@@ -933,36 +787,25 @@ fn run_record(
     state: &RunState,
     code: ExitCode,
 ) -> RunRecord {
-    let counts = state.counts();
-    let outcomes = [
-        ("passed", counts.passed),
-        ("failed", counts.failed),
-        ("errors", counts.errors),
-        ("skipped", counts.skipped),
-        ("xfailed", counts.xfailed),
-        ("xpassed", counts.xpassed),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let (commit, branch) = git_info(&ctx.root);
+    let (commit, branch) = history::git_info(&ctx.root);
     RunRecord {
         schema: history::SCHEMA,
-        kind: "run".into(),
-        timestamp: now_utc(),
+        kind: history::RecordKind::Run,
+        timestamp: history::now_utc(),
         commit,
         branch,
         task: req.title.clone(),
         engine: match (req.workers.is_parallel(), req.engine) {
-            (false, _) => "serial".into(),
-            (true, engine) => engine.to_string(),
+            (false, _) => history::Execution::Serial,
+            (true, Engine::Xdist) => history::Execution::Xdist,
+            (true, Engine::Shards) => history::Execution::Shards,
         },
         workers: req.workers.count(),
         dist: (req.workers.is_parallel() && req.engine == Engine::Xdist)
             .then(|| req.dist.to_string()),
         selection: selection(config, &req.extra),
         tests: state.done(),
-        outcomes,
+        counts: state.counts(),
         exit: code.code(),
         ..RunRecord::default()
     }
@@ -971,55 +814,13 @@ fn run_record(
 /// A fingerprint of which tests a run asked for: the test paths and the
 /// pytest arguments.
 pub fn selection(config: &Config, extra: &[String]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
+    let mut hasher = crate::hash::Fingerprint::new();
     for path in &config.project.test_paths.value {
-        hasher.update(path.value.as_bytes());
-        hasher.update([0]);
+        hasher.field(&path.value);
     }
-    hasher.update([1]);
+    hasher.bytes([1]);
     for arg in extra {
-        hasher.update(arg.as_bytes());
-        hasher.update([0]);
+        hasher.field(arg);
     }
-    hasher
-        .finalize()
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The current time, UTC, to the second (RFC 3339).
-pub fn now_utc() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    now.replace_nanosecond(0)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
-/// The commit and branch, from GitHub Actions' variables or git.
-pub fn git_info(root: &Path) -> (Option<String>, Option<String>) {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .current_dir(root)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
-    let commit = env("GITHUB_SHA")
-        .map(|s| s.chars().take(12).collect())
-        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]));
-    let branch = env("GITHUB_HEAD_REF")
-        .or_else(|| env("GITHUB_REF_NAME"))
-        .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"]));
-    (commit, branch)
+    hasher.hex(6)
 }
