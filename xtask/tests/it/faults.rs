@@ -170,3 +170,23 @@ fn an_interrupted_rebuild_keeps_the_old_environment() {
         run.stdout()
     );
 }
+
+/// The reports directory never breaks the project's packaging: by default it
+/// is hidden, so setuptools' flat-layout discovery (one package at the root,
+/// no explicit list) still finds a single package after a run wrote reports.
+#[test]
+fn the_default_reports_directory_leaves_packaging_alone() {
+    let _guard = heavy();
+    let test = Test::empty();
+    copy_dir(&fixture_dir("shapes/flat_extra"), test.path());
+    let test = test.write("testing.toml", "[project]\nsource = [\"flatpkg\"]\n");
+    test.run_args(&["pytest"]).status(0);
+    assert!(test.path().join(".xtask/reports/events.jsonl").exists());
+    let again = test.run_args(&["setup", "--force"]);
+    again.status(0);
+    assert!(
+        !again.stderr().contains("Multiple top-level packages"),
+        "{}",
+        again.stderr()
+    );
+}
