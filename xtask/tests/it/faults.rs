@@ -5,7 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use crate::support::{copy_dir, fixture_dir, heavy, processes_mentioning, xtask_bin, Test};
+use crate::support::{copy_dir, fixture_dir, processes_mentioning, xtask_bin, Test};
 
 /// A second run of the same project waits for the first, says for which,
 /// and neither is corrupted.
@@ -113,7 +113,6 @@ fn the_project_is_found_from_the_working_directory() {
 /// the next run finishes the job.
 #[test]
 fn an_interrupted_rebuild_keeps_the_old_environment() {
-    let _guard = heavy();
     let test = Test::empty();
     copy_dir(&fixture_dir("layout_src"), test.path());
     let test = test.write(
@@ -176,7 +175,6 @@ fn an_interrupted_rebuild_keeps_the_old_environment() {
 /// no explicit list) still finds a single package after a run wrote reports.
 #[test]
 fn the_default_reports_directory_leaves_packaging_alone() {
-    let _guard = heavy();
     let test = Test::empty();
     copy_dir(&fixture_dir("shapes/flat_extra"), test.path());
     let test = test.write("testing.toml", "[project]\nsource = [\"flatpkg\"]\n");

@@ -1,6 +1,6 @@
 //! `init` on real project layouts, then a real parallel run with the result.
 
-use crate::support::{copy_dir, fixture_dir, heavy, shared_venv, Test};
+use crate::support::{copy_dir, fixture_dir, shared_venv, Test};
 
 fn init_and_run(fixture: &str, expect_paths: &str) -> String {
     let test = Test::empty();
@@ -9,7 +9,6 @@ fn init_and_run(fixture: &str, expect_paths: &str) -> String {
     let config = test.read("testing.toml");
     assert!(config.contains(expect_paths), "{config}");
     // The written config drives a full run: setup (a real venv) and xdist.
-    let _guard = heavy();
     let result = test.run_args(&["pytest-parallel", "--workers", "2"]);
     result.status(0);
     assert!(test.path().join(".venv/bin/python").exists());

@@ -1,6 +1,6 @@
 //! `cargo xtask setup`: a real environment, idempotence, and clear failures.
 
-use crate::support::{copy_dir, fixture_dir, heavy, Test};
+use crate::support::{copy_dir, fixture_dir, Test};
 
 fn project() -> Test {
     let test = Test::empty();
@@ -13,7 +13,6 @@ fn project() -> Test {
 
 #[test]
 fn setup_is_idempotent_and_follows_its_inputs() {
-    let _guard = heavy();
     let test = project();
     let first = test.run_args(&["setup"]);
     first.status(0);
@@ -65,7 +64,6 @@ fn missing_interpreter_is_a_clear_error() {
 
 #[test]
 fn broken_lock_file_is_a_clear_error() {
-    let _guard = heavy();
     let test = project()
         .write("requirements.lock", "this is ((( not a requirement\n")
         .write(

@@ -37,7 +37,7 @@ pub fn shared_venv() -> &'static Path {
     })
 }
 
-/// Runs that take a whole CPU (the bundled suite) go one at a time.
+/// Runs of the bundled suite (a whole CPU each) go one at a time.
 pub fn heavy() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
