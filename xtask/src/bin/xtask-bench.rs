@@ -558,7 +558,7 @@ fn engines(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
     // The reference: bare pytest processes on the lists the shards engine
     // wrote, started at once, with no reports and no xtask around them (the
     // plugin only selects each list's tests: it writes no events).
-    let lists_dir = ctx.root.join(&config.reports.dir.value).join("shards");
+    let lists_dir = ctx.layout(&config).shard_lists();
     let (seed, _) = xtask::python::argv::hash_seed(&config);
     let plugin_dir = xtask::python::plugin::dir()?;
     let rootdir = xtask::python::collect::collect_cached(ctx, &config, &env.python, &[])?

@@ -27,7 +27,7 @@ use serde::Serialize;
 use crate::config::{Config, MAX_WORKERS};
 use crate::error::UserError;
 use crate::exit::ExitCode;
-use crate::python::argv::{self, ReportPaths, Spec};
+use crate::python::argv::{self, Spec};
 use crate::workers::Workers;
 
 pub use conftest::Fixture;
@@ -310,7 +310,7 @@ struct Facts {
 fn pytest_command(config: &Config, workers: Workers) -> String {
     let root = Path::new("/project");
     let python = root.join(&config.project.venv.value).join("bin/python");
-    let paths = ReportPaths::new(root, config);
+    let paths = crate::layout::Layout::new(root, config).run();
     let rcfile = crate::coverage::CoveragePaths::new(&paths.dir).rcfile;
     let spec = Spec {
         config,

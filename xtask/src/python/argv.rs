@@ -33,10 +33,6 @@ pub struct ReportPaths {
 }
 
 impl ReportPaths {
-    pub fn new(root: &Path, config: &Config) -> ReportPaths {
-        ReportPaths::in_dir(root.join(&config.reports.dir.value))
-    }
-
     /// Report paths inside `dir` (e.g. one per run of `verify`).
     pub fn in_dir(dir: PathBuf) -> ReportPaths {
         ReportPaths {

@@ -15,6 +15,7 @@ use crate::ctx::Ctx;
 use crate::error::UserError;
 use crate::events::CollectError;
 use crate::fsx;
+use crate::layout::Layout;
 use crate::report::RunState;
 use crate::workers::Workers;
 
@@ -145,7 +146,7 @@ pub fn collect(
 
 /// The directory collections and other scratch files go into.
 fn scratch_dir(root: &Path, config: &Config) -> anyhow::Result<PathBuf> {
-    let dir = root.join(&config.reports.dir.value);
+    let dir = Layout::new(root, config).dir;
     fsx::create_reports_dir(&dir)?;
     Ok(dir)
 }
@@ -154,12 +155,6 @@ fn scratch_dir(root: &Path, config: &Config) -> anyhow::Result<PathBuf> {
 struct Cached {
     key: String,
     collection: Collection,
-}
-
-fn cache_path(ctx: &Ctx, config: &Config) -> PathBuf {
-    ctx.root
-        .join(&config.reports.dir.value)
-        .join(".collected.json")
 }
 
 /// [`collect`], or the last collection with the same arguments while no
@@ -171,7 +166,7 @@ pub fn collect_cached(
     extra: &[String],
 ) -> anyhow::Result<(Collection, bool)> {
     let key = key(ctx, config, python, extra);
-    let path = cache_path(ctx, config);
+    let path = ctx.layout(config).collection_cache();
     if let Some(cached) = std::fs::read(&path)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<Cached>(&bytes).ok())
@@ -192,7 +187,7 @@ pub fn collect_cached(
 
 /// Forgets the cached collection (when pytest says a listed test is gone).
 pub fn forget(ctx: &Ctx, config: &Config) {
-    std::fs::remove_file(cache_path(ctx, config)).ok();
+    std::fs::remove_file(ctx.layout(config).collection_cache()).ok();
 }
 
 /// What a collection depends on: the arguments, the interpreter, the
@@ -206,7 +201,7 @@ fn key(ctx: &Ctx, config: &Config, python: &Path, extra: &[String]) -> String {
     hasher.field(python.to_string_lossy().as_bytes());
     hasher.field(hash_seed(config).0.unwrap_or_default());
     hasher.field(plugin::SOURCE);
-    let reports = ctx.root.join(&config.reports.dir.value);
+    let reports = ctx.layout(config).dir;
     for file in fsx::project_files(&ctx.root, &[&reports]) {
         hasher.field(file.to_string_lossy().as_bytes());
         if let Ok(meta) = file.metadata() {

@@ -108,7 +108,7 @@ pub fn prepare(
             also: if i == 0 { errors.clone() } else { Vec::new() },
         };
         // Kept after the run, so it can be reproduced (and benchmarked) as it was.
-        let files = selection.write(&req.reports.dir.join("shards").join(&worker))?;
+        let files = selection.write(&ctx.layout(config).shard_lists().join(&worker))?;
         let events: PathBuf = dir.join("events.jsonl");
         let mut inv = argv::build(
             &env.python,

@@ -7,7 +7,6 @@ use crate::config;
 use crate::ctx::Ctx;
 use crate::exit::ExitCode;
 use crate::gen::{self, write::Mode};
-use crate::python::argv::ReportPaths;
 use crate::python::env;
 use crate::report::timings;
 use crate::run::{self, Recording, RunRequest, SummaryMode};
@@ -66,7 +65,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         order: None,
         echo: false,
         summary: SummaryMode::Full,
-        reports: ReportPaths::new(&ctx.root, &config),
+        reports: ctx.layout(&config).run(),
         notes: Vec::new(),
         threshold: true,
         engine: config.parallel.engine,

@@ -4,7 +4,6 @@
 use crate::config::{self, Config, Dist, Engine, Order};
 use crate::ctx::Ctx;
 use crate::exit::ExitCode;
-use crate::python::argv::ReportPaths;
 use crate::python::env;
 use crate::run::{self, Recording, RunRequest, SummaryMode};
 use crate::signals;
@@ -67,7 +66,7 @@ pub fn run(args: &Args, ctx: &Ctx, task: Task) -> anyhow::Result<ExitCode> {
         order: None,
         echo: args.verbose,
         summary: SummaryMode::Full,
-        reports: ReportPaths::new(&ctx.root, &config),
+        reports: ctx.layout(&config).run(),
         notes: Vec::new(),
         threshold: true,
         engine: args.engine.unwrap_or(config.parallel.engine),

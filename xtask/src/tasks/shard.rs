@@ -71,11 +71,6 @@ pub struct ShardInfo {
 
 pub const SHARD_FILE: &str = "shard.json";
 
-/// The directory shard `index` reports into.
-pub fn dir_of(reports: &std::path::Path, index: u16) -> std::path::PathBuf {
-    reports.join(format!("shard-{index}"))
-}
-
 /// A digest of a list of node ids (order included).
 pub fn digest(ids: &[String]) -> String {
     let mut hasher = crate::hash::Fingerprint::new();
@@ -116,11 +111,12 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     let shard = &planned.plan.shards[args.index as usize];
-    let reports_dir = dir_of(&ctx.root.join(&config.reports.dir.value), args.index);
+    let layout = ctx.layout(&config);
+    let reports_dir = layout.shard(args.index);
     if reports_dir.exists() {
         std::fs::remove_dir_all(&reports_dir).ok();
     }
-    fsx::create_reports_dir(&ctx.root.join(&config.reports.dir.value))?;
+    fsx::create_reports_dir(&layout.dir)?;
     std::fs::create_dir_all(&reports_dir)?;
     let reports = ReportPaths::in_dir(reports_dir.clone());
     let info = |wall: f64, exit: ExitCode| ShardInfo {

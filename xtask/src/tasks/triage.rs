@@ -20,7 +20,7 @@ use crate::ctx::Ctx;
 use crate::exit::ExitCode;
 use crate::fsx::{self, relative};
 use crate::gen::{self, IssueFields};
-use crate::python::argv::{quote, ReportPaths, Selection};
+use crate::python::argv::{quote, Selection};
 use crate::python::env::{self, PythonEnv};
 use crate::report::history::{self, RecordKind, RunRecord};
 use crate::report::TestResult;
@@ -431,7 +431,7 @@ pub fn triage(
         ..RunRecord::default()
     };
     history::append(&history_path, &record)?;
-    let junit = ReportPaths::new(&ctx.root, config).junit;
+    let junit = ctx.layout(config).run().junit;
     crate::report::timings::write_report(&ctx.layout(config), config, &junit)?;
     crate::report::timings::append_step_summary(&format!("## Triage\n\n{table}"));
 
