@@ -12,6 +12,7 @@ use crate::fsx::relative;
 use crate::report::{RunState, TestResult};
 
 pub mod bisect;
+pub mod rate;
 
 /// What a failed test turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

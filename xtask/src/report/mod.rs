@@ -2,6 +2,7 @@
 //! progress display, and the final summary. None of them runs pytest.
 
 pub mod history;
+pub mod merge;
 pub mod progress;
 pub mod summary;
 pub mod timings;

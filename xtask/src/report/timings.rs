@@ -205,6 +205,19 @@ pub fn render(input: &TimingsInput) -> String {
         }
         return out;
     };
+    render_header(&mut out, current);
+    render_alerts(&mut out, input, current);
+    render_phases(&mut out, current);
+    render_speedup(&mut out, input.records, current);
+    render_shards(&mut out, current);
+    render_utilization(&mut out, current);
+    render_slowest(&mut out, input.cases);
+    render_trend(&mut out, input.records, input.trend);
+    out
+}
+
+/// The run's line: when, where, which engine, what came out.
+fn render_header(out: &mut String, current: &RunRecord) {
     let c = &current.counts;
     let outcomes: Vec<String> = [
         ("errors", c.errors),
@@ -252,6 +265,10 @@ pub fn render(input: &TimingsInput) -> String {
             outcomes.join(", ")
         },
     );
+}
+
+/// Warnings, a regression, a flakiness alert, and the triage of the run.
+fn render_alerts(out: &mut String, input: &TimingsInput, current: &RunRecord) {
     for w in input.warnings {
         let _ = writeln!(out, "> warning: {w}\n");
     }
@@ -272,9 +289,12 @@ pub fn render(input: &TimingsInput) -> String {
         }
     }
     if let Some(triage) = triage {
-        render_triage(&mut out, triage);
+        render_triage(out, triage);
     }
+}
 
+/// Each phase, its seconds and its share of the wall time.
+fn render_phases(out: &mut String, current: &RunRecord) {
     out.push_str("## Phases\n\n| phase | seconds | share |\n|---|---:|---:|\n");
     let total: f64 = current.phases.iter().fold(0.0, |acc, (_, s)| acc + s);
     for (name, seconds) in current.phases.iter() {
@@ -290,8 +310,11 @@ pub fn render(input: &TimingsInput) -> String {
         "| **wall time** | **{:.2}** | phases add up to {:.2} |\n",
         current.wall, total
     );
+}
 
-    match baseline(input.records, current) {
+/// The speedup against the serial baseline, when there is one.
+fn render_speedup(out: &mut String, records: &[RunRecord], current: &RunRecord) {
+    match baseline(records, current) {
         _ if current.workers <= 1 => out.push_str("This is a serial run: it is the baseline later parallel runs are compared with.\n\n"),
         Some(base) => {
             let _ = writeln!(
@@ -307,7 +330,10 @@ pub fn render(input: &TimingsInput) -> String {
             "No serial baseline with the same selection in the history yet: run `PYTEST_WORKERS=1 cargo xtask pytest` once to get a speedup figure.\n\n",
         ),
     }
+}
 
+/// Per-shard tests and times of a merged CI run.
+fn render_shards(out: &mut String, current: &RunRecord) {
     if let Some(shards) = &current.shards {
         let imbalance = shards.imbalance;
         let _ = writeln!(
@@ -326,7 +352,10 @@ pub fn render(input: &TimingsInput) -> String {
         }
         out.push('\n');
     }
+}
 
+/// Busy and idle time per worker.
+fn render_utilization(out: &mut String, current: &RunRecord) {
     out.push_str("## Worker utilization\n\n");
     if current.worker_use.is_empty() {
         out.push_str("No per-test timestamps in this run's events.\n\n");
@@ -346,16 +375,19 @@ pub fn render(input: &TimingsInput) -> String {
         }
         out.push('\n');
     }
+}
 
-    let mut cases: Vec<&TestCase> = input.cases.iter().collect();
-    if !cases.is_empty() {
-        cases.sort_by(|a, b| b.duration.total_cmp(&a.duration));
+/// The slowest tests and scopes of the last run.
+fn render_slowest(out: &mut String, cases: &[TestCase]) {
+    let mut sorted: Vec<&TestCase> = cases.iter().collect();
+    if !sorted.is_empty() {
+        sorted.sort_by(|a, b| b.duration.total_cmp(&a.duration));
         out.push_str("## Slowest tests\n\n| seconds | test |\n|---:|---|\n");
-        for c in cases.iter().take(10) {
+        for c in sorted.iter().take(10) {
             let _ = writeln!(out, "| {:.2} | `{}::{}` |", c.duration, c.classname, c.name);
         }
         let mut scopes: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
-        for c in input.cases {
+        for c in cases {
             let e = scopes.entry(c.classname.as_str()).or_default();
             e.0 += c.duration;
             e.1 += 1;
@@ -368,13 +400,15 @@ pub fn render(input: &TimingsInput) -> String {
         }
         out.push('\n');
     }
+}
 
-    let runs: Vec<&RunRecord> = input
-        .records
+/// The last runs of the history, as a table and charts.
+fn render_trend(out: &mut String, records: &[RunRecord], trend: usize) {
+    let runs: Vec<&RunRecord> = records
         .iter()
         .filter(|r| r.kind == RecordKind::Run)
         .collect();
-    let shown = &runs[runs.len().saturating_sub(input.trend)..];
+    let shown = &runs[runs.len().saturating_sub(trend)..];
     let _ = writeln!(
         out,
         "## Trend\n\nThe last {} of {} runs in the history.\n",
@@ -433,7 +467,6 @@ pub fn render(input: &TimingsInput) -> String {
             );
         }
     }
-    out
 }
 
 /// The triage of the current run: each failed test's class and worker.

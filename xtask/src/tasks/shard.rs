@@ -8,8 +8,6 @@
 //! so shards run one after another in one checkout, or one shard re-run,
 //! give the same partition. `merge` folds the shards' measurements in.
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::{self, Dist};
 use crate::ctx::Ctx;
 use crate::error::UserError;
@@ -18,6 +16,7 @@ use crate::fsx;
 use crate::plan::Granularity;
 use crate::python::argv::{ReportPaths, Selection};
 use crate::python::env;
+use crate::report::merge::{digest, ShardInfo, SHARD_FILE};
 use crate::run::{self, Recording, RunRequest, SummaryMode};
 use crate::signals;
 use crate::tasks::plan::make_plan;
@@ -46,38 +45,6 @@ pub struct Args {
     /// pytest arguments that select the tests, the same in every shard (after `--`).
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
-}
-
-/// `reports/shard-<I>/shard.json`: what `merge` checks and reports.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ShardInfo {
-    pub index: u16,
-    pub total: u16,
-    pub fingerprint: String,
-    /// How many tests the whole suite collected, and a digest of their ids:
-    /// `merge` checks that the shards cover exactly that suite, once.
-    #[serde(default)]
-    pub collected: usize,
-    #[serde(default)]
-    pub collected_digest: String,
-    /// The tests of this shard, in order.
-    #[serde(default)]
-    pub planned: Vec<String>,
-    pub tests: usize,
-    pub predicted: f64,
-    pub wall: f64,
-    pub exit: i32,
-}
-
-pub const SHARD_FILE: &str = "shard.json";
-
-/// A digest of a list of node ids (order included).
-pub fn digest(ids: &[String]) -> String {
-    let mut hasher = crate::hash::Fingerprint::new();
-    for id in ids {
-        hasher.field(id);
-    }
-    hasher.hex(8)
 }
 
 pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {

@@ -10,7 +10,7 @@
 //! above `flaky.threshold` the task exits 3 and prints the rollback
 //! procedure. Each triage is appended to the timings history.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -23,11 +23,12 @@ use crate::gen::{self, IssueFields};
 use crate::python::argv::{quote, Selection};
 use crate::python::env::{self, PythonEnv};
 use crate::report::history::{self, RecordKind, RunRecord};
-use crate::report::TestResult;
+use crate::report::RunState;
 use crate::run::{self, RunRequest};
 use crate::signals;
 
 use crate::flaky::bisect::{self, Bisected};
+use crate::flaky::rate::{self, Judged, Rate};
 use crate::flaky::{last_run, plain_id, rootdir, slug, Class};
 
 #[derive(Debug, clap::Args)]
@@ -141,29 +142,12 @@ pub fn triage(
     options: &Options,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let _lock = crate::lock::acquire(&ctx.layout(config), "triage")?;
+    let layout = ctx.layout(config);
+    let _lock = crate::lock::acquire(&layout, "triage")?;
     let (state, log) = last_run(ctx, config)?;
+    let last = LastRun::of(&state);
     let tests_run = state.done();
-    let parallel = state.tests.iter().any(|t| t.worker.is_some());
-    let last_engine = if state
-        .processes
-        .iter()
-        .any(|p| p.start.as_ref().is_some_and(|s| s.xdist))
-    {
-        history::Execution::Xdist
-    } else if state.processes.len() > 1 {
-        history::Execution::Shards
-    } else {
-        history::Execution::Serial
-    };
-    let workers: std::collections::BTreeSet<&str> = state
-        .tests
-        .iter()
-        .filter_map(|t| t.worker.as_deref())
-        .collect();
-    let failures: Vec<&TestResult> = state.failures().collect();
-    let history_path = ctx.layout(config).history();
-    let earlier_triages: Vec<RunRecord> = history::read(&history_path)?
+    let earlier: Vec<RunRecord> = history::read(&layout.history())?
         .records
         .into_iter()
         .filter(|r| r.kind == RecordKind::Triage)
@@ -177,10 +161,10 @@ pub fn triage(
 
     println!(
         "triage: {} of {tests_run} tests failed in the last run (`{}`, {}); re-running each alone, serially, {} time(s)",
-        failures.len(),
+        state.failures().count(),
         relative(&log, &ctx.root).display(),
-        if parallel {
-            format!("{} workers", workers.len())
+        if last.parallel {
+            format!("{} workers", last.workers)
         } else {
             "serial".to_string()
         },
@@ -193,184 +177,58 @@ pub fn triage(
         );
     }
 
-    let rootdir = rootdir(ctx, &state);
-    let base = ctx.root.join(&config.reports.dir.value).join("triage");
-    if base.exists() {
-        std::fs::remove_dir_all(&base).ok();
-    }
-    let mut triaged = Vec::new();
-    for test in &failures {
-        let node_id = plain_id(&test.nodeid).to_string();
-        let dir = base.join(slug(&node_id));
-        let mut reruns = Vec::new();
-        let mut pytest_command = String::new();
-        for k in 1..=options.repeat {
-            let req = rerun_request(
-                &node_id,
-                &rootdir,
-                k,
-                options.repeat,
-                dir.join(k.to_string()),
-            );
-            if k == 1 {
-                pytest_command = run::invocation(ctx, config, &env.python, &req).display();
-            }
-            let rerun = run::run_suite(ctx, config, env, &req)?.state;
-            if signals::interrupted() {
-                return Ok(interrupted(tests_run));
-            }
-            // A test pytest no longer finds (renamed, deleted) counts as failing.
-            let failed = rerun
-                .tests
-                .iter()
-                .find(|t| plain_id(&t.nodeid) == node_id)
-                .is_none_or(|t| t.outcome.is_failure());
-            reruns.push(failed);
-        }
-        let class = Class::of(&reruns, parallel);
-        let earlier = earlier_triages
-            .iter()
-            .filter(|r| {
-                r.triage
-                    .as_ref()
-                    .is_some_and(|t| t.classes.contains_key(&node_id))
-            })
-            .count();
-        triaged.push(Triaged {
-            serial_command: format!("PYTEST_WORKERS=1 cargo xtask pytest -- {}", quote(&node_id)),
-            known: known_ids.contains(&node_id.as_str()),
-            node_id,
-            class,
-            worker: test.worker.clone(),
-            reruns,
-            earlier,
-            pytest_command,
-            message: test.message.clone(),
-            longrepr: test.longrepr.clone(),
-            bisected: None,
-        });
-    }
-
-    if options.bisect {
-        for t in triaged
-            .iter_mut()
-            .filter(|t| matches!(t.class, Class::ParallelOnly | Class::OrderDependent))
-        {
-            let Some(test) = crate::flaky::find(&state, &t.node_id) else {
-                continue;
-            };
-            let suspects = bisect::predecessors(&state, test);
-            println!(
-                "triage: bisecting the {} test(s) that ran before `{}` in its process",
-                suspects.len(),
-                t.node_id
-            );
-            let result = bisect::bisect(ctx, config, env, &t.node_id, &suspects, &rootdir)?;
-            if signals::interrupted() {
-                return Ok(interrupted(tests_run));
-            }
-            t.bisected = Some(result);
-        }
-    }
-
-    let counted: Vec<&Triaged> = triaged
-        .iter()
-        .filter(|t| t.class.is_flaky() && !t.known)
-        .collect();
-    let rate = if tests_run == 0 {
-        0.0
-    } else {
-        counted.len() as f64 / tests_run as f64
+    let Some(mut triaged) = rerun_failures(ctx, config, env, options, &state, last.parallel)?
+    else {
+        return Ok(interrupted(tests_run));
     };
-    let threshold = config.flaky.threshold.value;
-    let alert = (rate > threshold).then(|| {
-        let mut by_class: BTreeMap<&str, usize> = BTreeMap::new();
-        for t in &counted {
-            *by_class.entry(t.class.as_str()).or_default() += 1;
-        }
-        let parts: Vec<String> = by_class.iter().map(|(c, n)| format!("{n} {c}")).collect();
-        format!(
-            "flakiness {} ({} of {tests_run} tests: {}) is above `flaky.threshold` {}: roll back to serial (`cargo xtask rollback`)",
-            percent(rate),
-            counted.len(),
-            parts.join(", "),
-            percent(threshold)
-        )
-    });
-
-    // Known flaky tests: how each fared, and which passed in every recent triage.
-    let mut known_status: BTreeMap<String, String> = BTreeMap::new();
-    for id in &known_ids {
-        let status = match triaged.iter().find(|t| t.node_id == *id) {
-            Some(t) => t.class.as_str().to_string(),
-            None if state.tests.iter().any(|t| plain_id(&t.nodeid) == *id) => "passed".to_string(),
-            None => "not run".to_string(),
-        };
-        known_status.insert(id.to_string(), status);
+    for t in &mut triaged {
+        t.known = known_ids.contains(&t.node_id.as_str());
+        t.earlier = earlier
+            .iter()
+            .filter_map(|r| r.triage.as_ref())
+            .filter(|d| d.classes.contains_key(&t.node_id))
+            .count();
     }
-    let window = options.stale_after as usize;
-    let stale_known: Vec<String> = known_status
+    if options.bisect && !bisect_each(ctx, config, env, &state, &mut triaged)? {
+        return Ok(interrupted(tests_run));
+    }
+
+    let judged: Vec<Judged> = triaged
         .iter()
-        .filter(|(id, status)| {
-            let earlier: Vec<&str> = earlier_triages
-                .iter()
-                .rev()
-                .take(window.saturating_sub(1))
-                .filter_map(|r| {
-                    r.triage
-                        .as_ref()?
-                        .known
-                        .get(id.as_str())
-                        .map(String::as_str)
-                })
-                .collect();
-            *status == "passed"
-                && earlier.len() + 1 >= window
-                && earlier.iter().all(|s| *s == "passed")
+        .map(|t| Judged {
+            node_id: &t.node_id,
+            class: t.class,
+            known: t.known,
         })
-        .map(|(id, _)| id.clone())
         .collect();
+    let rate = Rate::of(&judged, tests_run, config.flaky.threshold.value);
+    let alert = rate.alert();
+    let known = rate::known_status(&known_ids, &judged, |id| {
+        state.tests.iter().any(|t| plain_id(&t.nodeid) == id)
+    });
+    let empty = BTreeMap::new();
+    let earlier_known: Vec<&BTreeMap<String, String>> = earlier
+        .iter()
+        .map(|r| r.triage.as_ref().map_or(&empty, |t| &t.known))
+        .collect();
+    let window = options.stale_after as usize;
+    let stale_known = rate::stale_known(&known, &earlier_known, window);
 
     let table = render_table(&triaged);
     print!("{table}");
     print!("{}", render_reproduce(&triaged));
-    println!(
-        "triage: flakiness {} ({} parallel-only or flaky of {tests_run} tests{}); `flaky.threshold` {}",
-        percent(rate),
-        counted.len(),
-        match triaged.iter().filter(|t| t.known && t.class.is_flaky()).count() {
-            0 => String::new(),
-            n => format!(", {n} known flaky not counted"),
-        },
-        percent(threshold)
-    );
+    println!("triage: {}", rate.line());
     for id in &stale_known {
         println!(
             "triage: `{id}` is listed under `[[flaky.known]]` but passed in each of the last {window} triage(s): \
              consider removing it from the list"
         );
     }
-
-    let mut issues = Vec::new();
-    if options.issue {
-        let first_seen = first_seen(&earlier_triages);
-        for t in triaged.iter().filter(|t| t.class.is_flaky()) {
-            let path = ctx
-                .root
-                .join(&config.reports.dir.value)
-                .join("flaky")
-                .join(format!("{}.md", slug(&t.node_id)));
-            let body = gen::render_issue(config, &issue_fields(t, options.repeat, &first_seen));
-            fsx::atomic_write(&path, body)?;
-            println!(
-                "triage: issue body written: {}\n  gh issue create --title {} --label flaky-test --body-file {}",
-                relative(&path, &ctx.root).display(),
-                quote(&format!("Flaky: {}", t.node_id)),
-                quote(&relative(&path, &ctx.root).to_string_lossy())
-            );
-            issues.push(path);
-        }
-    }
+    let issues = if options.issue {
+        write_issues(ctx, config, &triaged, options.repeat, &earlier)?
+    } else {
+        Vec::new()
+    };
 
     let real = triaged.iter().any(|t| t.class == Class::Real) || !state.collect_errors.is_empty();
     let code = if alert.is_some() {
@@ -389,15 +247,198 @@ pub fn triage(
     }
 
     // The history keeps every triage, so repeated offenders show over time.
-    let (commit, branch) = crate::report::history::git_info(&ctx.root);
+    let data = history_data(&triaged, &rate, options.repeat, known);
+    let record = record(ctx, &last, code, started.elapsed().as_secs_f64(), data);
+    history::append(&layout.history(), &record)?;
+    crate::report::timings::write_report(&layout, config, &layout.run().junit)?;
+    crate::report::timings::append_step_summary(&format!("## Triage\n\n{table}"));
+
+    Ok(Outcome {
+        code,
+        tests_run,
+        triaged,
+        rate: rate.rate,
+        alert,
+        issues,
+        stale_known,
+    })
+}
+
+/// What triage needs to know of the last run besides its failures.
+struct LastRun {
+    /// Its tests ran on workers (xdist or shard processes).
+    parallel: bool,
+    /// How many distinct workers ran tests.
+    workers: usize,
+    engine: history::Execution,
+    tests_run: usize,
+}
+
+impl LastRun {
+    fn of(state: &RunState) -> LastRun {
+        let xdist = state
+            .processes
+            .iter()
+            .any(|p| p.start.as_ref().is_some_and(|s| s.xdist));
+        let engine = if xdist {
+            history::Execution::Xdist
+        } else if state.processes.len() > 1 {
+            history::Execution::Shards
+        } else {
+            history::Execution::Serial
+        };
+        let workers: BTreeSet<&str> = state
+            .tests
+            .iter()
+            .filter_map(|t| t.worker.as_deref())
+            .collect();
+        LastRun {
+            parallel: !workers.is_empty(),
+            workers: workers.len(),
+            engine,
+            tests_run: state.done(),
+        }
+    }
+}
+
+/// Re-runs each failure alone, `options.repeat` times, and classifies it;
+/// `None` when interrupted.
+fn rerun_failures(
+    ctx: &Ctx,
+    config: &Config,
+    env: &PythonEnv,
+    options: &Options,
+    state: &RunState,
+    parallel: bool,
+) -> anyhow::Result<Option<Vec<Triaged>>> {
+    let rootdir = rootdir(ctx, state);
+    let base = ctx.layout(config).dir.join("triage");
+    if base.exists() {
+        std::fs::remove_dir_all(&base).ok();
+    }
+    let mut triaged = Vec::new();
+    for test in state.failures() {
+        let node_id = plain_id(&test.nodeid).to_string();
+        let dir = base.join(slug(&node_id));
+        let mut reruns = Vec::new();
+        let mut pytest_command = String::new();
+        for k in 1..=options.repeat {
+            let req = rerun_request(
+                &node_id,
+                &rootdir,
+                k,
+                options.repeat,
+                dir.join(k.to_string()),
+            );
+            if k == 1 {
+                pytest_command = run::invocation(ctx, config, &env.python, &req).display();
+            }
+            let rerun = run::run_suite(ctx, config, env, &req)?.state;
+            if signals::interrupted() {
+                return Ok(None);
+            }
+            // A test pytest no longer finds (renamed, deleted) counts as failing.
+            let failed = rerun
+                .tests
+                .iter()
+                .find(|t| plain_id(&t.nodeid) == node_id)
+                .is_none_or(|t| t.outcome.is_failure());
+            reruns.push(failed);
+        }
+        triaged.push(Triaged {
+            serial_command: format!("PYTEST_WORKERS=1 cargo xtask pytest -- {}", quote(&node_id)),
+            class: Class::of(&reruns, parallel),
+            node_id,
+            worker: test.worker.clone(),
+            reruns,
+            known: false,
+            earlier: 0,
+            pytest_command,
+            message: test.message.clone(),
+            longrepr: test.longrepr.clone(),
+            bisected: None,
+        });
+    }
+    Ok(Some(triaged))
+}
+
+/// Bisects each parallel-only or order-dependent test among the tests that
+/// ran before it in its process; `false` when interrupted.
+fn bisect_each(
+    ctx: &Ctx,
+    config: &Config,
+    env: &PythonEnv,
+    state: &RunState,
+    triaged: &mut [Triaged],
+) -> anyhow::Result<bool> {
+    let rootdir = rootdir(ctx, state);
+    for t in triaged
+        .iter_mut()
+        .filter(|t| matches!(t.class, Class::ParallelOnly | Class::OrderDependent))
+    {
+        let Some(test) = crate::flaky::find(state, &t.node_id) else {
+            continue;
+        };
+        let suspects = bisect::predecessors(state, test);
+        println!(
+            "triage: bisecting the {} test(s) that ran before `{}` in its process",
+            suspects.len(),
+            t.node_id
+        );
+        let result = bisect::bisect(ctx, config, env, &t.node_id, &suspects, &rootdir)?;
+        if signals::interrupted() {
+            return Ok(false);
+        }
+        t.bisected = Some(result);
+    }
+    Ok(true)
+}
+
+/// Writes a ready-to-file issue body per flaky-class test and prints the
+/// `gh` command that files it.
+fn write_issues(
+    ctx: &Ctx,
+    config: &Config,
+    triaged: &[Triaged],
+    repeat: u32,
+    earlier: &[RunRecord],
+) -> anyhow::Result<Vec<PathBuf>> {
+    let first_seen = first_seen(earlier);
+    let mut written = Vec::new();
+    for t in triaged.iter().filter(|t| t.class.is_flaky()) {
+        let path = ctx
+            .layout(config)
+            .dir
+            .join("flaky")
+            .join(format!("{}.md", slug(&t.node_id)));
+        let body = gen::render_issue(config, &issue_fields(t, repeat, &first_seen));
+        fsx::atomic_write(&path, body)?;
+        println!(
+            "triage: issue body written: {}\n  gh issue create --title {} --label flaky-test --body-file {}",
+            relative(&path, &ctx.root).display(),
+            quote(&format!("Flaky: {}", t.node_id)),
+            quote(&relative(&path, &ctx.root).to_string_lossy())
+        );
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The triage as the history keeps it.
+fn history_data(
+    triaged: &[Triaged],
+    rate: &Rate,
+    repeat: u32,
+    known: BTreeMap<String, String>,
+) -> history::Triage {
     let by_test = |f: &dyn Fn(&Triaged) -> String| -> BTreeMap<String, String> {
         triaged.iter().map(|t| (t.node_id.clone(), f(t))).collect()
     };
-    let data = history::Triage {
-        alert: alert.clone(),
-        rate,
-        threshold,
-        repeat: options.repeat,
+    history::Triage {
+        alert: rate.alert(),
+        rate: rate.rate,
+        threshold: rate.threshold,
+        repeat,
         classes: by_test(&|t| t.class.as_str().to_string()),
         workers: by_test(&|t| t.worker.clone().unwrap_or_else(|| "serial".into())),
         reruns_failed: triaged
@@ -411,39 +452,35 @@ pub fn triage(
                 _ => None,
             })
             .collect(),
-        known: known_status.clone(),
-    };
-    let seconds = started.elapsed().as_secs_f64();
-    let record = RunRecord {
+        known,
+    }
+}
+
+/// The `triage` record appended to the history.
+fn record(
+    ctx: &Ctx,
+    last: &LastRun,
+    code: ExitCode,
+    seconds: f64,
+    data: history::Triage,
+) -> RunRecord {
+    let (commit, branch) = history::git_info(&ctx.root);
+    RunRecord {
         schema: history::SCHEMA,
         kind: RecordKind::Triage,
-        timestamp: crate::report::history::now_utc(),
+        timestamp: history::now_utc(),
         commit,
         branch,
         task: "triage".into(),
-        engine: last_engine,
-        workers: u16::try_from(workers.len().max(1)).unwrap_or(u16::MAX),
-        tests: tests_run,
+        engine: last.engine,
+        workers: u16::try_from(last.workers.max(1)).unwrap_or(u16::MAX),
+        tests: last.tests_run,
         phases: history::Phases(vec![("re-runs".into(), seconds)]),
         wall: seconds,
         exit: code.code(),
         triage: Some(data),
         ..RunRecord::default()
-    };
-    history::append(&history_path, &record)?;
-    let junit = ctx.layout(config).run().junit;
-    crate::report::timings::write_report(&ctx.layout(config), config, &junit)?;
-    crate::report::timings::append_step_summary(&format!("## Triage\n\n{table}"));
-
-    Ok(Outcome {
-        code,
-        tests_run,
-        triaged,
-        rate,
-        alert,
-        issues,
-        stale_known,
-    })
+    }
 }
 
 fn interrupted(tests_run: usize) -> Outcome {
@@ -470,12 +507,6 @@ fn rerun_request(node_id: &str, rootdir: &Path, k: u32, of: u32, dir: PathBuf) -
         },
         dir,
     )
-}
-
-/// `9.5%`, `5%`.
-fn percent(fraction: f64) -> String {
-    let text = format!("{:.1}", fraction * 100.0);
-    format!("{}%", text.strip_suffix(".0").unwrap_or(&text))
 }
 
 fn reruns_text(reruns: &[bool]) -> String {
@@ -664,16 +695,5 @@ fn issue_fields(t: &Triaged, repeat: u32, first_seen: &dyn Fn(&str) -> String) -
         pytest_command: t.pytest_command.clone(),
         polluter,
         notes,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentages() {
-        assert_eq!(percent(0.05), "5%");
-        assert_eq!(percent(2.0 / 21.0), "9.5%");
     }
 }
