@@ -824,3 +824,6 @@ pub fn selection(config: &Config, extra: &[String]) -> String {
     }
     hasher.hex(6)
 }
+
+#[cfg(test)]
+mod tests;
