@@ -1,12 +1,11 @@
 //! The bundled suite (`sbir_etl`), run three times in the whole test
 //! command, in a temporary copy: a serial baseline, an xdist run with
-//! coverage, and two CI shards (two xdist workers each) with coverage,
-//! merged. Each gives the serial run's per-test outcomes, and the merged
-//! shards (coverage combined from four processes in two jobs) the very lines
-//! and branches the xdist run covered. Serial-against-parallel coverage is
-//! proven by `verify` on the smaller projects (the fixtures and real suites),
-//! and the shards engine by the corpus of project shapes: on this suite
-//! coverage more than doubles the time of a run.
+//! coverage, and two CI shards (two xdist workers each), merged. Each gives
+//! the serial run's per-test outcomes. On this suite coverage doubles the
+//! time of a run, so it is measured once here; serial-against-parallel
+//! coverage is proven by `verify` on the smaller projects, the coverage of
+//! merged CI shards against one run's on `covproj` (`coverage.rs`), and the
+//! shards engine by the corpus of project shapes.
 
 use crate::support::{bundled_copy, executed, heavy, junit_outcomes};
 
@@ -41,7 +40,13 @@ fn bundled_suite_every_engine_matches_serial() {
         want,
         "xdist: outcomes differ from the serial run"
     );
+    // Coverage combined from both workers (the run met `fail-under` to exit 0).
     let covered = executed(&reports.join("coverage.json"));
+    let files = covered.as_object().unwrap();
+    assert!(
+        files.keys().any(|f| f.ends_with("sbir_etl/pipeline.py")) && files.len() >= 10,
+        "{covered}"
+    );
     // The report shows the run against the serial baseline, and how busy each worker was.
     let md = test.read("reports/ci_timings.md");
     assert!(
@@ -58,16 +63,7 @@ fn bundled_suite_every_engine_matches_serial() {
     let test = test.write("reports/durations.json", &durations);
     for index in ["0", "1"] {
         test.run_with(
-            &[
-                "shard",
-                "--index",
-                index,
-                "--total",
-                "2",
-                "--cov",
-                "--workers",
-                "2",
-            ],
+            &["shard", "--index", index, "--total", "2", "--workers", "2"],
             &workers,
         )
         .status(0);
@@ -89,10 +85,5 @@ fn bundled_suite_every_engine_matches_serial() {
         outcomes(),
         want,
         "ci shards: outcomes differ from the serial run"
-    );
-    assert_eq!(
-        executed(&reports.join("coverage.json")),
-        covered,
-        "ci shards: merged coverage differs from the xdist run's"
     );
 }

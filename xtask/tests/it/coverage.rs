@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::support::{shared_config, Test};
+use crate::support::{executed, shared_config, Test};
 
 fn covproj(extra_config: &str) -> Test {
     Test::fixture("covproj").write(
@@ -102,6 +102,41 @@ fn threshold_is_judged_on_merged_data() {
         again.stderr().contains("is below the threshold 99%"),
         "{}",
         again.stderr()
+    );
+}
+
+/// Two CI shards (two xdist workers each, one test spawning a measured
+/// subprocess) merge into the very lines and branches one xdist run covers.
+#[test]
+fn ci_shards_merge_into_the_coverage_of_one_run() {
+    let test = covproj("");
+    let reports = test.path().join("reports");
+    test.run_args(&["pytest-parallel", "--cov", "--workers", "2"])
+        .status(0);
+    let whole = executed(&reports.join("coverage.json"));
+    assert!(whole.as_object().is_some_and(|f| f.len() >= 2), "{whole}");
+    for index in ["0", "1"] {
+        test.run_args(&[
+            "shard",
+            "--index",
+            index,
+            "--total",
+            "2",
+            "--cov",
+            "--workers",
+            "2",
+        ])
+        .status(0);
+    }
+    let dirs: Vec<String> = ["shard-0", "shard-1"]
+        .iter()
+        .map(|d| reports.join(d).display().to_string())
+        .collect();
+    test.run_args(&["merge", &dirs[0], &dirs[1]]).status(0);
+    assert_eq!(
+        executed(&reports.join("coverage.json")),
+        whole,
+        "merged shards cover other lines or branches than one run"
     );
 }
 
