@@ -40,7 +40,7 @@ fn main() -> std::process::ExitCode {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Bench {
-    /// `cargo xtask pytest-parallel` vs bare `python -m pytest -n 2 --dist=loadscope` (median wall time).
+    /// The xtask's own cost: each engine against the bare pytest command it runs (median wall and CPU).
     Overhead {
         /// Runs of each command (interleaved).
         #[arg(long, default_value_t = 3)]
@@ -56,7 +56,7 @@ pub enum Bench {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
-    /// Serial, xdist (loadscope, worksteal) and the shards engine side by side: median wall time and ratio to serial.
+    /// Plain serial, bare xdist, bare processes and the xtask with each engine and its default, side by side: median wall and CPU and their ratios.
     Engines {
         #[arg(long, default_value_t = 3)]
         runs: usize,
@@ -152,68 +152,30 @@ pub fn median(values: &[f64]) -> f64 {
 }
 
 fn overhead(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
-    let config = config::load(&ctx.root)?;
-    let env = env::ensure(ctx, &config)?;
-    let dist = config.parallel.dist.value;
-    let test_paths: Vec<String> = config
-        .project
-        .test_paths
-        .value
-        .iter()
-        .map(|s| s.value.clone())
-        .collect();
-    let me = Xtask::find()?;
-    let n = workers.to_string();
-    let xtask = || me.on(&ctx.root, &["pytest-parallel", "--workers", &n]);
-    let bare = || {
-        let mut cmd = Command::new(&env.python);
-        cmd.args([
-            "-m",
-            "pytest",
-            &format!("--numprocesses={workers}"),
-            &format!("--dist={dist}"),
-        ])
-        .args(&test_paths);
-        cmd.current_dir(&ctx.root).env("PYTHONHASHSEED", "0");
-        cmd
-    };
+    let commands = Commands::new(ctx, workers)?;
+    let variants: Vec<(&str, Variant)> = vec![
+        ("bare xdist", Box::new(|| commands.bare_xdist())),
+        ("xtask xdist", Box::new(|| commands.xtask_engine("xdist"))),
+        ("bare processes", Box::new(|| commands.bare_processes())),
+        ("xtask shards", Box::new(|| commands.xtask_engine("shards"))),
+    ];
+    commands.warm_up()?;
     println!(
-        "overhead: {runs} interleaved runs each, {workers} workers, --dist={dist}, on {}",
-        ctx.root.display()
+        "overhead on {}: {runs} rounds, {workers} workers, --dist={} (rotating order)",
+        ctx.root.display(),
+        commands.dist
     );
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for i in 0..runs {
-        // Alternate which goes first so drift on a shared machine hits both.
-        let order: [bool; 2] = if i % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        };
-        for is_ours in order {
-            let (secs, code) = if is_ours {
-                time(&mut xtask())?
-            } else {
-                time(&mut bare())?
-            };
-            let name = if is_ours {
-                "cargo xtask pytest-parallel"
-            } else {
-                "python -m pytest"
-            };
-            println!("  run {}: {name:<28} {secs:>7.2}s (exit {code})", i + 1);
-            if is_ours {
-                ours.push(secs)
-            } else {
-                theirs.push(secs)
-            }
-        }
+    let samples = measure(&variants, runs)?;
+    print_table(&variants, &samples, 0);
+    for (ours, bare) in [(1, 0), (3, 2)] {
+        println!(
+            "{} ÷ {}: wall {:.3}, CPU {:.3} (target <= 1.03)",
+            variants[ours].0,
+            variants[bare].0,
+            samples[ours].wall() / samples[bare].wall(),
+            samples[ours].cpu() / samples[bare].cpu()
+        );
     }
-    let (m_ours, m_theirs) = (median(&ours), median(&theirs));
-    println!("median: xtask {m_ours:.2}s, bare pytest {m_theirs:.2}s");
-    println!(
-        "ratio xtask/bare: {:.3} (target <= 1.03)",
-        m_ours / m_theirs
-    );
     Ok(ExitCode::Ok)
 }
 
@@ -362,11 +324,11 @@ fn audit(files: usize, runs: usize) -> anyhow::Result<ExitCode> {
     let mut cpu_times = Vec::new();
     for run in 0..runs.max(1) {
         let started = Instant::now();
-        let cpu_started = cpu_seconds();
+        let cpu_started = cpu_seconds(libc::RUSAGE_SELF);
         let found = xtask::audit::discover(dir.path(), &[".".to_string()])?;
         let report = xtask::audit::audit(dir.path(), &found, &Default::default());
         let secs = started.elapsed().as_secs_f64();
-        let cpu = cpu_seconds() - cpu_started;
+        let cpu = cpu_seconds(libc::RUSAGE_SELF) - cpu_started;
         println!(
             "  run {}: {secs:.3}s wall, {cpu:.3}s CPU, for {} files, {} findings",
             run + 1,
@@ -546,98 +508,203 @@ fn order(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
 }
 
 fn engines(ctx: &Ctx, runs: usize, workers: u16) -> anyhow::Result<ExitCode> {
-    let config = config::load(&ctx.root)?;
-    let env = env::ensure(ctx, &config)?;
-    let n = workers.to_string();
-    let me = Xtask::find()?;
-    let xtask = |args: &[&str]| {
-        let mut cmd = me.on(&ctx.root, args);
+    let commands = Commands::new(ctx, workers)?;
+    let variants: Vec<(&str, Variant)> = vec![
+        ("serial (plain)", Box::new(|| commands.bare_serial())),
+        ("bare xdist", Box::new(|| commands.bare_xdist())),
+        ("bare processes", Box::new(|| commands.bare_processes())),
+        (
+            "xtask serial",
+            Box::new(|| commands.xtask(&["pytest", "--workers", "1"])),
+        ),
+        ("xtask xdist", Box::new(|| commands.xtask_engine("xdist"))),
+        ("xtask shards", Box::new(|| commands.xtask_engine("shards"))),
+        (
+            "xtask default",
+            Box::new(|| commands.xtask(&["pytest-parallel"])),
+        ),
+    ];
+    commands.warm_up()?;
+    println!(
+        "engines on {}: {runs} rounds, {workers} workers, each round runs every variant (rotating order)",
+        ctx.root.display()
+    );
+    println!("  serial (plain): `python -m pytest -p no:xdist`; bare xdist: `python -m pytest -n {workers} --dist={}`;", commands.dist);
+    println!("  bare processes: plain `python -m pytest` on the shards engine's lists, all at once, no reports");
+    println!("  xtask default: `cargo xtask pytest-parallel` as configured (parallel.engine = auto chooses)");
+    let samples = measure(&variants, runs)?;
+    print_table(&variants, &samples, 0);
+    let ratio = |a: usize, b: usize| {
+        format!(
+            "wall {:.3}, CPU {:.3}",
+            samples[a].wall() / samples[b].wall(),
+            samples[a].cpu() / samples[b].cpu()
+        )
+    };
+    println!("xtask xdist ÷ bare xdist: {}", ratio(4, 1));
+    println!("xtask shards ÷ bare processes: {}", ratio(5, 2));
+    let serial = samples[0].wall();
+    let default = samples[6].wall();
+    let target = if serial >= 10.0 { 1.8 } else { 1.3 };
+    println!(
+        "default speedup over plain serial: ×{:.2} (target ×{target} for a suite of {serial:.1}s serial)",
+        serial / default
+    );
+    Ok(ExitCode::Ok)
+}
+
+/// The commands the engine benchmarks compare, on one project.
+struct Commands<'a> {
+    ctx: &'a Ctx,
+    me: Xtask,
+    python: PathBuf,
+    workers: u16,
+    dist: config::Dist,
+    seed: Option<String>,
+    lists_dir: PathBuf,
+    plugin_dir: PathBuf,
+}
+
+impl<'a> Commands<'a> {
+    fn new(ctx: &'a Ctx, workers: u16) -> anyhow::Result<Commands<'a>> {
+        let config = config::load(&ctx.root)?;
+        let env = env::ensure(ctx, &config)?;
+        let (seed, _) = xtask::python::argv::hash_seed(&config);
+        Ok(Commands {
+            ctx,
+            me: Xtask::find()?,
+            python: env.python,
+            workers,
+            dist: config.parallel.dist.value,
+            seed,
+            lists_dir: ctx.layout(&config).shard_lists(),
+            plugin_dir: xtask::python::plugin::dir()?,
+        })
+    }
+
+    /// Records durations, the collected test list and the shard lists.
+    fn warm_up(&self) -> anyhow::Result<()> {
+        time_all(self.xtask(&["pytest", "--workers", "1"]))?;
+        time_all(self.xtask_engine("shards"))?;
+        Ok(())
+    }
+
+    fn xtask(&self, args: &[&str]) -> Vec<Command> {
+        let mut cmd = self.me.on(&self.ctx.root, args);
         cmd.arg("--no-cov");
         vec![cmd]
-    };
-    // The reference: bare pytest processes on the lists the shards engine
-    // wrote, started at once, with no reports and no xtask around them (the
-    // plugin only selects each list's tests: it writes no events).
-    let lists_dir = ctx.layout(&config).shard_lists();
-    let (seed, _) = xtask::python::argv::hash_seed(&config);
-    let plugin_dir = xtask::python::plugin::dir()?;
-    let rootdir = xtask::python::collect::collect_cached(ctx, &config, &env.python, &[])?
-        .0
-        .rootdir;
-    let bare = || -> Vec<Command> {
-        (0..workers)
-            .map(|i| lists_dir.join(format!("gw{i}")))
+    }
+
+    fn xtask_engine(&self, engine: &str) -> Vec<Command> {
+        let n = self.workers.to_string();
+        self.xtask(&["pytest-parallel", "--engine", engine, "--workers", &n])
+    }
+
+    fn pytest(&self) -> Command {
+        let mut cmd = Command::new(&self.python);
+        cmd.current_dir(&self.ctx.root).args(["-m", "pytest"]);
+        if let Some(seed) = &self.seed {
+            cmd.env("PYTHONHASHSEED", seed);
+        }
+        cmd.env_remove("PYTEST_WORKERS");
+        cmd
+    }
+
+    fn bare_serial(&self) -> Vec<Command> {
+        let mut cmd = self.pytest();
+        cmd.args(["-p", "no:xdist"]);
+        vec![cmd]
+    }
+
+    fn bare_xdist(&self) -> Vec<Command> {
+        let mut cmd = self.pytest();
+        cmd.arg(format!("--numprocesses={}", self.workers))
+            .arg(format!("--dist={}", self.dist));
+        vec![cmd]
+    }
+
+    /// Plain pytest processes on the lists the shards engine wrote, started
+    /// at once, with no reports and no xtask around them (the plugin only
+    /// selects each list's tests: it writes no events).
+    fn bare_processes(&self) -> Vec<Command> {
+        (0..self.workers)
+            .map(|i| self.lists_dir.join(format!("gw{i}")))
             .filter(|dir| dir.join("select-ids.txt").exists())
             .map(|dir| {
-                let mut cmd = Command::new(&env.python);
-                cmd.current_dir(&ctx.root)
-                    .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0"])
-                    .args(["-p", xtask::python::plugin::MODULE])
-                    .arg(format!("--rootdir={}", rootdir.display()))
+                let mut cmd = self.pytest();
+                cmd.args(["-n", "0", "-p", xtask::python::plugin::MODULE])
                     .arg(format!("@{}", dir.join("select-args.txt").display()))
                     .env(
                         "PYTHONPATH",
-                        xtask::python::plugin::python_path(&plugin_dir),
+                        xtask::python::plugin::python_path(&self.plugin_dir),
                     )
                     .env(
                         xtask::python::plugin::SELECT_VAR,
                         dir.join("select-ids.txt"),
                     );
-                if let Some(seed) = &seed {
-                    cmd.env("PYTHONHASHSEED", seed);
-                }
                 cmd
             })
             .collect()
-    };
-    let parallel = |engine: &'static str, dist: Option<&'static str>| -> Variant {
-        let xtask = &xtask;
-        let n = &n;
-        Box::new(move || {
-            let mut args = vec!["pytest-parallel", "--engine", engine, "--workers", n];
-            args.extend(dist.iter().flat_map(|d| ["--dist", *d]));
-            xtask(&args)
-        })
-    };
-    let variants: Vec<(&str, Variant)> = vec![
-        ("serial", Box::new(|| xtask(&["pytest", "--workers", "1"]))),
-        ("xdist loadscope", parallel("xdist", Some("loadscope"))),
-        ("xdist worksteal", parallel("xdist", Some("worksteal"))),
-        ("shards", parallel("shards", None)),
-        ("bare processes", Box::new(bare)),
-    ];
-    // Warm-up: records durations, the collected test list and the shard lists.
-    time_all(variants[0].1())?;
-    time_all(variants[3].1())?;
-    println!("engines on {}: {runs} rounds, {workers} workers, each round runs every variant (rotating order)", ctx.root.display());
-    println!("  (bare processes: plain `python -m pytest` on the shards engine's lists, all at once, no reports: the reference)");
-    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    }
+}
+
+/// Wall and CPU seconds (user + system, of every process the variant
+/// started) of each run of one variant.
+#[derive(Debug, Default, Clone)]
+struct Samples {
+    walls: Vec<f64>,
+    cpus: Vec<f64>,
+}
+
+impl Samples {
+    fn wall(&self) -> f64 {
+        median(&self.walls)
+    }
+    fn cpu(&self) -> f64 {
+        median(&self.cpus)
+    }
+}
+
+/// Runs every variant once per round, in an order that rotates each round
+/// so that drift on a shared machine hits every variant alike.
+fn measure(variants: &[(&str, Variant)], runs: usize) -> anyhow::Result<Vec<Samples>> {
+    let mut samples = vec![Samples::default(); variants.len()];
     for round in 0..runs {
         for k in 0..variants.len() {
             let i = (k + round) % variants.len();
+            let cpu_before = cpu_seconds(libc::RUSAGE_CHILDREN);
             let (secs, code) = time_all(variants[i].1())?;
+            let cpu = cpu_seconds(libc::RUSAGE_CHILDREN) - cpu_before;
             println!(
-                "  round {}: {:<16} {secs:>7.2}s (exit {code})",
+                "  round {}: {:<16} {secs:>7.2}s wall {cpu:>7.2}s CPU (exit {code})",
                 round + 1,
                 variants[i].0
             );
-            samples[i].push(secs);
+            samples[i].walls.push(secs);
+            samples[i].cpus.push(cpu);
         }
     }
-    let serial = median(&samples[0]);
-    let best_xdist = median(&samples[1]).min(median(&samples[2]));
-    println!("{:<16} {:>9} {:>10}", "variant", "median s", "÷ serial");
-    for (i, (name, _)) in variants.iter().enumerate() {
-        let m = median(&samples[i]);
-        println!("{name:<16} {m:>9.2} {:>10.3}", m / serial);
-    }
-    let shards = median(&samples[3]);
-    println!("shards ÷ best xdist: {:.3}", shards / best_xdist);
+    Ok(samples)
+}
+
+/// Medians, and each as a ratio to variant `base`.
+fn print_table(variants: &[(&str, Variant)], samples: &[Samples], base: usize) {
+    let name = variants[base].0;
     println!(
-        "shards ÷ bare processes: {:.3}",
-        shards / median(&samples[4])
+        "{:<16} {:>8} {:>10} {:>8} {:>10}",
+        "variant", "wall s", "÷ base", "CPU s", "÷ base"
     );
-    Ok(ExitCode::Ok)
+    for (i, (variant, _)) in variants.iter().enumerate() {
+        let s = &samples[i];
+        println!(
+            "{variant:<16} {:>8.2} {:>10.3} {:>8.2} {:>10.3}",
+            s.wall(),
+            s.wall() / samples[base].wall(),
+            s.cpu(),
+            s.cpu() / samples[base].cpu()
+        );
+    }
+    println!("(base: {name})");
 }
 
 /// The commands of one benchmark variant, built afresh for each run.
@@ -723,12 +790,13 @@ fn coverage_cost(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-/// CPU time (user + system) of this process so far, all threads included.
-fn cpu_seconds() -> f64 {
+/// CPU time (user + system) so far of this process (`RUSAGE_SELF`, all
+/// threads) or of every child process waited for (`RUSAGE_CHILDREN`).
+fn cpu_seconds(who: libc::c_int) -> f64 {
     // SAFETY: getrusage writes into the zeroed struct owned by this frame.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        libc::getrusage(who, &mut usage);
         usage
     };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;

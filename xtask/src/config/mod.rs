@@ -16,7 +16,9 @@ use std::path::Path;
 
 use anyhow::Context;
 
-pub use model::{Config, Dist, Engine, Granularity, Order, Parallel, WorkersSetting};
+pub use model::{
+    Config, Dist, Engine, EngineSetting, Granularity, Order, Parallel, WorkersSetting,
+};
 pub use services::Service;
 pub use timings::Timings;
 pub use validate::MAX_WORKERS;

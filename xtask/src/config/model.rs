@@ -101,8 +101,9 @@ pub struct Parallel {
     pub dist: Setting<Dist>,
     /// The order test files are handed to xdist.
     pub order: Order,
-    /// How parallel runs are executed: pytest-xdist, or concurrent plain pytest processes on balanced shards.
-    pub engine: Engine,
+    /// How parallel runs are executed: pytest-xdist, concurrent plain pytest
+    /// processes on balanced shards, or `auto` (chosen from the recorded runs).
+    pub engine: EngineSetting,
     /// What the shards engine may split: single tests, or whole scopes (module or class).
     pub granularity: Granularity,
 }
@@ -113,7 +114,7 @@ impl Default for Parallel {
             workers: Setting::new(WorkersSetting::Auto),
             dist: Setting::new(Dist::Loadscope),
             order: Order::LongestFirst,
-            engine: Engine::Xdist,
+            engine: EngineSetting::Auto,
             granularity: Granularity::Test,
         }
     }
@@ -172,6 +173,49 @@ impl fmt::Display for Engine {
             Engine::Xdist => "xdist",
             Engine::Shards => "shards",
         })
+    }
+}
+
+/// `parallel.engine` and `--engine`: an engine, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineSetting {
+    /// The engine (or serial) predicted fastest from the recorded durations
+    /// and measured overheads; the shards engine before any run is recorded.
+    Auto,
+    Xdist,
+    Shards,
+}
+
+impl EngineSetting {
+    /// The engine this setting fixes, if it fixes one.
+    pub fn fixed(self) -> Option<Engine> {
+        match self {
+            EngineSetting::Auto => None,
+            EngineSetting::Xdist => Some(Engine::Xdist),
+            EngineSetting::Shards => Some(Engine::Shards),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EngineSetting {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        choice(
+            d,
+            &[
+                ("auto", EngineSetting::Auto),
+                ("xdist", EngineSetting::Xdist),
+                ("shards", EngineSetting::Shards),
+            ],
+        )
+    }
+}
+
+impl fmt::Display for EngineSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.fixed() {
+            Some(engine) => engine.fmt(f),
+            None => f.write_str("auto"),
+        }
     }
 }
 

@@ -31,6 +31,7 @@ use crate::report::{Counts, RunState};
 use crate::signals;
 use crate::verdict::{self, Verdict};
 
+pub mod choose;
 mod request;
 mod shards;
 
@@ -267,7 +268,10 @@ pub fn run_suite(
     std::fs::create_dir_all(&paths.partial)
         .with_context(|| format!("cannot create `{}`", paths.partial.display()))?;
 
+    // The shards engine collects (or reuses the collection) and plans here.
+    let planning_started = Instant::now();
     let launched = prepare(ctx, config, env, req)?;
+    let planning = planning_started.elapsed().as_secs_f64();
     notes.extend(launched.notes.iter().cloned());
     let mode_note = match (launched.shards, req.workers.is_parallel()) {
         (true, _) => ", engine shards".to_string(),
@@ -293,7 +297,7 @@ pub fn run_suite(
     let mut reason = verdict.reason.clone();
 
     // Stage 4: record.
-    let collection = collection_seconds(&state, &finished);
+    let collection = collection_seconds(&state, &finished) + planning;
     let tests_seconds = finished.wall.as_secs_f64();
     let mut reports_seconds = reports_started.elapsed().as_secs_f64();
     if let Some(note) = record_durations(ctx, config, req, &launched, &state) {
@@ -343,7 +347,7 @@ pub fn run_suite(
     let phases = vec![
         ("setup", env.seconds),
         ("collection", collection),
-        ("tests", tests_seconds - collection),
+        ("tests", tests_seconds - (collection - planning)),
         ("coverage", coverage_seconds),
         ("reports", reports_seconds),
     ];
@@ -617,9 +621,10 @@ fn record_durations(
             store.record_overhead(kind, req.coverage, (startup - spawned).max(0.0), per_test);
         }
     }
-    let advice = (req.workers.is_parallel() && req.recording == Recording::Full)
-        .then(|| engine_note(&store, state, req, config))
-        .flatten();
+    let advice =
+        (req.workers.is_parallel() && req.recording == Recording::Full && !req.auto_engine)
+            .then(|| engine_note(&store, state, req, config))
+            .flatten();
     if let Err(err) = store.save(&path) {
         eprintln!("warning: durations not saved: {err:#}");
     }

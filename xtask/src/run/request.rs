@@ -53,6 +53,9 @@ pub struct RunRequest {
     pub threshold: bool,
     /// How a parallel run is executed.
     pub engine: Engine,
+    /// `parallel.engine = "auto"` chose it (from the same predictions the
+    /// summary's engine advice would give, so the advice is left out).
+    pub auto_engine: bool,
     pub recording: Recording,
 }
 
@@ -75,6 +78,7 @@ impl RunRequest {
             notes: Vec::new(),
             threshold: false,
             engine: Engine::Xdist,
+            auto_engine: false,
             recording: Recording::Nothing,
         }
     }

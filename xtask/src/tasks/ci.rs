@@ -55,9 +55,17 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     }
 
     let workers = workers::for_task(Task::PytestParallel, None, &config.parallel)?;
+    let asked = run::choose::Asked {
+        engine: None,
+        dist: config.parallel.dist.value,
+        order: config.parallel.order,
+        coverage: !args.no_cov,
+        workers: false,
+    };
+    let chosen = run::choose::for_run(&ctx.layout(&config), &config, asked, workers);
     let req = RunRequest {
         title: "ci".into(),
-        workers,
+        workers: chosen.workers,
         dist: config.parallel.dist.value,
         coverage: !args.no_cov,
         extra: Vec::new(),
@@ -66,9 +74,10 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         echo: false,
         summary: SummaryMode::Full,
         reports: ctx.layout(&config).run(),
-        notes: Vec::new(),
+        notes: chosen.note.into_iter().collect(),
         threshold: true,
-        engine: config.parallel.engine,
+        engine: chosen.engine,
+        auto_engine: chosen.auto,
         recording: Recording::Full,
     };
     let result = run::run_suite(ctx, &config, &env, &req)?;

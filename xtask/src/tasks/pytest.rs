@@ -1,7 +1,7 @@
 //! `cargo xtask pytest` and `cargo xtask pytest-parallel`: one run of the
 //! suite, from the config to the summary and the exit code.
 
-use crate::config::{self, Config, Dist, Engine, Order};
+use crate::config::{self, Config, Dist, Engine, EngineSetting, Order};
 use crate::ctx::Ctx;
 use crate::exit::ExitCode;
 use crate::python::env;
@@ -24,9 +24,9 @@ pub struct Args {
     /// Do not measure coverage for this run.
     #[arg(long, overrides_with = "cov")]
     pub no_cov: bool,
-    /// How a parallel run is executed (default: `parallel.engine`).
+    /// How a parallel run is executed (default: `parallel.engine`; `auto` chooses from the recorded runs).
     #[arg(long, value_enum)]
-    pub engine: Option<Engine>,
+    pub engine: Option<EngineSetting>,
     /// The order test files are handed to xdist (default: `parallel.order`).
     #[arg(long, value_enum)]
     pub order: Option<Order>,
@@ -52,14 +52,24 @@ pub fn run(args: &Args, ctx: &Ctx, task: Task) -> anyhow::Result<ExitCode> {
     let config = config::load(&ctx.root)?;
     signals::install();
     let workers = resolve_workers(args, &config, task)?;
+    let dist = args.dist.unwrap_or(config.parallel.dist.value);
+    let order = args.order.unwrap_or(config.parallel.order);
+    let asked = run::choose::Asked {
+        engine: args.engine,
+        dist,
+        order,
+        coverage: args.coverage(&config),
+        workers: args.workers.is_some(),
+    };
+    let chosen = run::choose::for_run(&ctx.layout(&config), &config, asked, workers);
     let mut req = RunRequest {
         title: if task == Task::Pytest {
             "pytest".into()
         } else {
             "pytest-parallel".into()
         },
-        workers,
-        dist: args.dist.unwrap_or(config.parallel.dist.value),
+        workers: chosen.workers,
+        dist,
         coverage: args.coverage(&config),
         extra: args.pytest_args.clone(),
         selection: None,
@@ -67,12 +77,12 @@ pub fn run(args: &Args, ctx: &Ctx, task: Task) -> anyhow::Result<ExitCode> {
         echo: args.verbose,
         summary: SummaryMode::Full,
         reports: ctx.layout(&config).run(),
-        notes: Vec::new(),
+        notes: chosen.note.into_iter().collect(),
         threshold: true,
-        engine: args.engine.unwrap_or(config.parallel.engine),
+        engine: chosen.engine,
+        auto_engine: chosen.auto,
         recording: Recording::Full,
     };
-    let order = args.order.unwrap_or(config.parallel.order);
     if req.workers.is_parallel()
         && req.engine == Engine::Xdist
         && order == Order::LongestFirst

@@ -126,11 +126,26 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         )?;
         return Ok(ExitCode::Ok);
     }
+    let dist = args.dist.unwrap_or(config.parallel.dist.value);
+    let coverage = args.cov || config.coverage.enabled;
+    let asked = run::choose::Asked {
+        engine: None,
+        dist,
+        order: config.parallel.order,
+        coverage,
+        workers: args.workers.is_some(),
+    };
+    let chosen = run::choose::for_run(&layout, &config, asked, workers);
+    let mut notes = vec![format!(
+        "plan fingerprint {}; coverage is judged after `cargo xtask merge`",
+        planned.fingerprint
+    )];
+    notes.extend(chosen.note);
     let req = RunRequest {
         title: format!("shard {}/{}", args.index, args.total),
-        workers,
-        dist: args.dist.unwrap_or(config.parallel.dist.value),
-        coverage: args.cov || config.coverage.enabled,
+        workers: chosen.workers,
+        dist,
+        coverage,
         extra: args.pytest_args.clone(),
         selection: Some(Selection {
             ids: shard.tests.clone(),
@@ -142,12 +157,10 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         echo: false,
         summary: SummaryMode::Full,
         reports: reports.clone(),
-        notes: vec![format!(
-            "plan fingerprint {}; coverage is judged after `cargo xtask merge`",
-            planned.fingerprint
-        )],
+        notes,
         threshold: false,
-        engine: config.parallel.engine,
+        engine: chosen.engine,
+        auto_engine: chosen.auto,
         recording: Recording::Durations(reports_dir.join(crate::durations::FILE_NAME)),
     };
     let result = run::run_suite(ctx, &config, &env, &req)?;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use crate::config::{self, Dist, Engine};
+use crate::config::{self, Dist, EngineSetting};
 use crate::coverage::{self, CoveragePaths, Executed};
 use crate::ctx::Ctx;
 use crate::error::UserError;
@@ -34,7 +34,7 @@ pub struct Args {
     pub workers: Option<String>,
     /// How the parallel side is executed (default: `parallel.engine`).
     #[arg(long, value_enum)]
-    pub engine: Option<Engine>,
+    pub engine: Option<EngineSetting>,
     /// pytest-xdist distribution mode for the parallel side.
     #[arg(long, value_enum)]
     pub dist: Option<Dist>,
@@ -131,6 +131,15 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         }
         plan.push((name, parallel.clone(), extra));
     }
+    // The parallel side's engine, chosen once; it never turns serial here.
+    let asked = run::choose::Asked {
+        engine: args.engine,
+        dist,
+        order: config.parallel.order,
+        coverage: true,
+        workers: true,
+    };
+    let chosen = run::choose::for_run(&ctx.layout(&config), &config, asked, parallel.clone());
     for (i, (name, workers, extra)) in plan.into_iter().enumerate() {
         let dir = base.join(if i == 0 {
             "serial".to_string()
@@ -151,7 +160,8 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
             reports: reports.clone(),
             notes: Vec::new(),
             threshold: true,
-            engine: args.engine.unwrap_or(config.parallel.engine),
+            engine: chosen.engine,
+            auto_engine: chosen.auto,
             recording: Recording::Full,
         };
         let result = run::run_suite(ctx, &config, &env, &req)?;

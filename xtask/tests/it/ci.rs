@@ -28,7 +28,7 @@ fn ci_checks_generated_files_then_runs_in_parallel_with_coverage() {
     run.status(0);
     let out = run.stdout();
     assert!(
-        out.contains("workers:   2 workers (PYTEST_WORKERS=2)"),
+        out.contains("engine shards (2 workers (PYTEST_WORKERS=2))"),
         "{out}"
     );
     assert!(out.contains("── coverage ──"), "{out}");

@@ -59,6 +59,8 @@ fn a_killed_worker_keeps_the_lines_of_its_earlier_tests() {
     .unwrap();
     let run = test.run_args(&[
         "pytest-parallel",
+        "--engine",
+        "xdist",
         "--cov",
         "--workers",
         "2",

@@ -179,3 +179,31 @@ fn an_xdist_run_says_when_shards_are_predicted_faster() {
         "{out}"
     );
 }
+
+/// `parallel.engine = "auto"` (the default) takes shards before anything is
+/// recorded, then the engine its predictions favour, and says which and why.
+#[test]
+fn the_default_engine_is_chosen_from_the_recorded_runs_and_explained() {
+    let test = Test::fixture("basic");
+    let first = test.run_args(&["pytest-parallel", "--workers", "2"]);
+    first.status(0);
+    assert!(
+        first.stdout().contains(
+            "engine shards (parallel.engine = auto: no recorded durations to predict from yet"
+        ),
+        "{}",
+        first.stdout()
+    );
+    let second = test.run_args(&["pytest-parallel", "--workers", "2"]);
+    second.status(0);
+    let out = second.stdout();
+    assert!(
+        out.contains("(parallel.engine = auto): predicted")
+            && out.contains("from the recorded durations of 14 tests"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("is predicted faster for this suite"),
+        "no advice beside the choice: {out}"
+    );
+}

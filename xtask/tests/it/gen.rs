@@ -302,7 +302,7 @@ fn recorded(path: &Path) -> serde_json::Value {
 
 #[test]
 fn make_and_just_run_serially_by_default_and_in_parallel_with_pytest_workers() {
-    let test = Test::fixture("basic");
+    let test = Test::fixture("basic").xdist();
     gen(&test);
     let record = test.path().join("record.json");
     let xtask = format!("{} -C {} --no-progress", xtask_bin(), test.path().display());

@@ -5,6 +5,23 @@ use std::time::{Duration, Instant};
 
 use crate::support::{processes_mentioning, Test};
 
+/// Whether an event stream in progress (one per process of the run, under
+/// `dir`) has a test's outcome yet.
+fn some_test_ended(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                some_test_ended(&path)
+            } else {
+                std::fs::read_to_string(&path).is_ok_and(|t| t.contains("\"e\":\"test\""))
+            }
+        })
+}
+
 fn interrupt_run(workers: &str, signal: i32) {
     let test = Test::fixture("slow").args(["pytest-parallel", "--workers", workers]);
     let mut child = test
@@ -14,9 +31,9 @@ fn interrupt_run(workers: &str, signal: i32) {
         .spawn()
         .unwrap();
     // Wait until some test has finished, so the interrupt lands mid-run.
-    let log = test.path().join("reports/.partial/events.jsonl");
+    let partial = test.path().join("reports/.partial");
     let started = Instant::now();
-    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("\"e\":\"test\"")) {
+    while !some_test_ended(&partial) {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the run never started a test"

@@ -32,7 +32,13 @@ fn a_run_writes_reports_and_a_summary() {
 
 #[test]
 fn a_worker_killed_mid_test_fails_that_test_and_the_run_continues() {
-    let test = Test::fixture("crash").args(["pytest-parallel", "--workers", "2", "--dist", "load"]);
+    let test = Test::fixture("crash").xdist().args([
+        "pytest-parallel",
+        "--workers",
+        "2",
+        "--dist",
+        "load",
+    ]);
     let run = test.run();
     run.status(1);
     let out = run.stdout();
@@ -58,8 +64,13 @@ fn a_worker_killed_mid_test_fails_that_test_and_the_run_continues() {
 
 #[test]
 fn a_crash_under_loadscope_explains_the_retries() {
-    let test =
-        Test::fixture("crash").args(["pytest-parallel", "--workers", "2", "--dist", "loadscope"]);
+    let test = Test::fixture("crash").xdist().args([
+        "pytest-parallel",
+        "--workers",
+        "2",
+        "--dist",
+        "loadscope",
+    ]);
     let run = test.run();
     run.status(1);
     let out = run.stdout();

@@ -140,6 +140,17 @@ impl Test {
         self.dir.path()
     }
 
+    /// Fixes `parallel.engine = "xdist"`: for tests of what xdist itself does
+    /// (its workers, their ids, `--max-worker-restart`, its retries).
+    pub fn xdist(self) -> Test {
+        let config = self.read("testing.toml");
+        assert!(!config.contains("[parallel]"), "{config}");
+        self.write(
+            "testing.toml",
+            &format!("{config}\n[parallel]\nengine = \"xdist\"\n"),
+        )
+    }
+
     pub fn write(self, rel: &str, contents: &str) -> Test {
         let path = self.path().join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

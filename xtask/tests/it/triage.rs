@@ -25,8 +25,12 @@ const FLAKY: &str = "tests/test_e_flaky.py::test_flaky_every_other_attempt";
 const TESTS: usize = 21;
 
 /// The fixture with `extra` appended to its testing.toml.
+/// The pollution fixture under xdist, whose workers' shares make the
+/// polluter and its victim meet.
 fn pollution(extra: &str) -> Test {
-    Test::fixture("pollution").write("testing.toml", &shared_config("[\"tests\"]", extra))
+    Test::fixture("pollution")
+        .write("testing.toml", &shared_config("[\"tests\"]", extra))
+        .xdist()
 }
 
 /// The parallel run that puts the polluter before the victim on one worker.

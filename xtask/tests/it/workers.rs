@@ -13,7 +13,7 @@ struct Record {
 /// Runs `task` on the basic fixture with PYTEST_WORKERS=`value` and returns
 /// what pytest recorded about its own start.
 fn run_with(task: &str, value: Option<&str>) -> Record {
-    let mut test = Test::fixture("basic").args([task]);
+    let mut test = Test::fixture("basic").xdist().args([task]);
     let record = test.path().join("record.json");
     test = test.env("XTASK_TEST_RECORD", record.to_str().unwrap());
     if let Some(v) = value {
