@@ -1,10 +1,11 @@
 # Generated from testing.toml by `cargo xtask gen`: do not edit by hand.
 # Change testing.toml, then run `cargo xtask gen` (CI runs `cargo xtask gen --check`).
-# checksum: sha256:51495d890dd745a1
+# checksum: sha256:cfa690841936ac97
 
 # Every target runs `cargo xtask <task>`, the code CI runs too.
-# Extra arguments: `make pytest ARGS="-k name -x"`; for pytest and
-# pytest-parallel they go to pytest, for the other targets to the task.
+# Extra arguments: `make pytest ARGS="-k name -x"`; for pytest,
+# pytest-parallel and coverage they go to pytest, for the other targets to
+# the task.
 # `PYTEST_WORKERS=auto make pytest` runs the tests in parallel.
 # XTASK=<command> replaces `cargo xtask` (e.g. a prebuilt binary).
 
@@ -36,7 +37,7 @@ pytest-parallel:
 
 # Run the tests with coverage combined across workers (html, xml and json reports)
 coverage:
-	$(XTASK) coverage $(ARGS)
+	$(XTASK) coverage -- $(ARGS)
 
 # Write the timing report and its trend (ci_timings.md)
 timings:

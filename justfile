@@ -1,9 +1,9 @@
 # Generated from testing.toml by `cargo xtask gen`: do not edit by hand.
 # Change testing.toml, then run `cargo xtask gen` (CI runs `cargo xtask gen --check`).
-# checksum: sha256:d54fd50ccad8fcd6
+# checksum: sha256:b5bf4a431a933ff6
 
 # Every recipe runs `cargo xtask <task>`, the code CI runs too.
-# Extra arguments go to pytest for `test` and `test-parallel`
+# Extra arguments go to pytest for `test`, `test-parallel` and `coverage`
 # (`just test -k name`), and to the task for the others (`just gen --check`).
 # `PYTEST_WORKERS=auto just test` runs the tests in parallel.
 # XTASK=<command> replaces `cargo xtask` (e.g. a prebuilt binary).
@@ -26,7 +26,7 @@ test-parallel *args:
 
 # Run the tests with coverage combined across workers (html, xml and json reports)
 coverage *args:
-    {{ xtask }} coverage "$@"
+    {{ xtask }} coverage -- "$@"
 
 # Write the timing report and its trend (ci_timings.md)
 timings *args:

@@ -58,7 +58,7 @@ pub enum Command {
     Pytest(tasks::pytest::Args),
     /// Run the tests in parallel with pytest-xdist (parallel.workers, default auto).
     PytestParallel(tasks::pytest::Args),
-    /// Combine the coverage data files in the reports directory and report them.
+    /// Run the tests with coverage combined across workers, and report it (`--report-only`: report the data already there).
     Coverage(tasks::coverage::Args),
     /// Re-render reports/ci_timings.md from the run history (or print it as JSON).
     Timings(tasks::timings::Args),

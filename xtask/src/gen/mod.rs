@@ -220,7 +220,7 @@ pub const RECIPES: &[Recipe] = &[
         make: "coverage",
         just: "coverage",
         task: Some("coverage"),
-        pytest_args: false,
+        pytest_args: true,
         about: "Run the tests with coverage combined across workers (html, xml and json reports)",
     },
     Recipe {

@@ -49,6 +49,16 @@ impl Args {
 }
 
 pub fn run(args: &Args, ctx: &Ctx, task: Task) -> anyhow::Result<ExitCode> {
+    let title = if task == Task::Pytest {
+        "pytest"
+    } else {
+        "pytest-parallel"
+    };
+    run_titled(args, ctx, task, title)
+}
+
+/// Like [`run`], with the name the summary and the history give the run.
+pub fn run_titled(args: &Args, ctx: &Ctx, task: Task, title: &str) -> anyhow::Result<ExitCode> {
     let config = config::load(&ctx.root)?;
     signals::install();
     let workers = resolve_workers(args, &config, task)?;
@@ -63,11 +73,7 @@ pub fn run(args: &Args, ctx: &Ctx, task: Task) -> anyhow::Result<ExitCode> {
     };
     let chosen = run::choose::for_run(&ctx.layout(&config), &config, asked, workers);
     let mut req = RunRequest {
-        title: if task == Task::Pytest {
-            "pytest".into()
-        } else {
-            "pytest-parallel".into()
-        },
+        title: title.into(),
         workers: chosen.workers,
         dist,
         coverage: args.coverage(&config),

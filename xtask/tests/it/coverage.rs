@@ -98,7 +98,7 @@ fn threshold_is_judged_on_merged_data() {
         .run_args(&["pytest-parallel", "--cov", "--workers", "2"])
         .status(0);
     // `cargo xtask coverage` re-judges the same data with the same threshold.
-    let again = below.run_args(&["coverage"]);
+    let again = below.run_args(&["coverage", "--report-only"]);
     again.status(4);
     assert!(
         again.stderr().contains("is below the threshold 99%"),
@@ -142,9 +142,38 @@ fn ci_shards_merge_into_the_coverage_of_one_run() {
     );
 }
 
+/// `cargo xtask coverage` runs the tests (in parallel, as `parallel.workers`
+/// says) with coverage, and judges the threshold on the combined data.
 #[test]
-fn coverage_task_without_data_is_a_usage_error() {
-    let run = covproj("").run_args(&["coverage"]);
+fn coverage_task_runs_the_tests_with_coverage() {
+    let test = covproj("fail-under = 50\n");
+    let run = test.run_args(&["coverage", "--workers", "2"]);
+    run.status(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("── coverage summary ──") || out.contains("── coverage ──"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tests:     2 of 2 collected tests ran"),
+        "{out}"
+    );
+    assert!(out.contains("2 workers (--workers=2)"), "{out}");
+    assert!(executed_lines(&test, "calc/__main__.py").contains(&9));
+    // A selection after `--` reaches pytest; the threshold still applies.
+    let strict = covproj("fail-under = 99\n");
+    let run = strict.run_args(&["coverage", "--", "-k", "subprocess"]);
+    run.status(4);
+    assert!(
+        run.stdout().contains("is below the threshold 99%"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn coverage_report_only_without_data_is_a_usage_error() {
+    let run = covproj("").run_args(&["coverage", "--report-only"]);
     run.status(2);
     assert!(
         run.stderr()
@@ -164,7 +193,7 @@ fn corrupt_data_file_is_named() {
         "this is not sqlite",
     )
     .unwrap();
-    let run = test.run_args(&["coverage"]);
+    let run = test.run_args(&["coverage", "--report-only"]);
     run.status(2);
     assert!(
         run.stderr().contains(
@@ -179,7 +208,7 @@ fn corrupt_data_file_is_named() {
             .join("reports/.coverage.broken-host.1234.abcdef"),
     )
     .unwrap();
-    test.run_args(&["coverage"]).status(0);
+    test.run_args(&["coverage", "--report-only"]).status(0);
 }
 
 #[test]
