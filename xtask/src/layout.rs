@@ -26,6 +26,11 @@ impl Layout {
         ReportPaths::in_dir(self.dir.clone())
     }
 
+    /// The last run's phases as JSON lines (`phases.jsonl`).
+    pub fn phases(&self) -> PathBuf {
+        self.dir.join("phases.jsonl")
+    }
+
     /// Recorded durations every run updates (`durations.json`).
     pub fn durations(&self) -> PathBuf {
         self.dir.join(durations::FILE_NAME)

@@ -15,10 +15,42 @@ use super::{RunState, Span};
 /// The stable prefix of the one-line JSON log of each phase.
 pub const PHASE_PREFIX: &str = "xtask-phase";
 
-/// Logs one finished phase as a greppable line (stderr).
-pub fn log_phase(name: &str, seconds: f64, workers: u16, tests: usize) {
-    let line = serde_json::json!({"phase": name, "seconds": (seconds * 1000.0).round() / 1000.0, "workers": workers, "tests": tests});
-    eprintln!("{PHASE_PREFIX} {line}");
+/// The run's phases as greppable JSON lines, one per phase, in order: its
+/// name, seconds, start and end (Unix time; the phases follow each other
+/// from `started`), workers and tests.
+pub fn phase_lines(phases: &[(&str, f64)], started: f64, workers: u16, tests: usize) -> String {
+    let mut out = String::new();
+    let mut at = started;
+    for (name, seconds) in phases {
+        let round = |v: f64| (v * 1000.0).round() / 1000.0;
+        let line = serde_json::json!({
+            "phase": name,
+            "seconds": round(*seconds),
+            "start": round(at),
+            "end": round(at + seconds),
+            "workers": workers,
+            "tests": tests,
+        });
+        at += seconds;
+        let _ = writeln!(out, "{PHASE_PREFIX} {line}");
+    }
+    out
+}
+
+/// Writes the phase lines to `phases.jsonl` in the reports directory, and
+/// to stderr when that is not a terminal (a CI log, a redirected output):
+/// on a terminal the summary's `wall time` line says the same for people.
+pub fn log_phases(layout: &crate::layout::Layout, lines: &str) {
+    use std::io::IsTerminal as _;
+    if let Err(err) = crate::fsx::atomic_write(&layout.phases(), lines) {
+        eprintln!(
+            "warning: {} not written: {err:#}",
+            layout.phases().display()
+        );
+    }
+    if !std::io::stderr().is_terminal() {
+        eprint!("{lines}");
+    }
 }
 
 /// Appends Markdown to the GitHub Actions job summary, when there is one.
@@ -741,6 +773,28 @@ mod tests {
         assert!(
             !text.contains("Flakiness") && !text.contains("## Triage"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn phase_lines_follow_each_other_from_the_start() {
+        let text = phase_lines(&[("setup", 1.0), ("tests", 2.5)], 100.0, 2, 7);
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l.strip_prefix("xtask-phase ").unwrap()).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            (
+                lines[1]["phase"].as_str(),
+                lines[1]["start"].as_f64(),
+                lines[1]["end"].as_f64()
+            ),
+            (Some("tests"), Some(101.0), Some(103.5))
+        );
+        assert_eq!(
+            (lines[0]["workers"].as_u64(), lines[0]["tests"].as_u64()),
+            (Some(2), Some(7))
         );
     }
 

@@ -362,9 +362,12 @@ pub fn run_suite(
             Ok(markdown) => timings::append_step_summary(&markdown),
             Err(err) => eprintln!("warning: the timing history was not updated: {err:#}"),
         }
-        for (name, seconds) in &phases {
-            timings::log_phase(name, *seconds, req.workers.count(), state.done());
-        }
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+            - record.wall;
+        let lines = timings::phase_lines(&phases, started, req.workers.count(), state.done());
+        timings::log_phases(&layout, &lines);
     }
 
     // Stage 5: render.

@@ -1,6 +1,6 @@
 //! Per-phase timings, the history, ci_timings.md, and CI integration.
 
-use crate::support::Test;
+use crate::support::{xtask_bin, Test};
 
 fn last_record(test: &Test) -> serde_json::Value {
     let history = test.read("reports/ci_timings.jsonl");
@@ -75,6 +75,11 @@ fn github_actions_gets_groups_phase_lines_and_a_job_summary() {
     assert_eq!(phase_lines[2]["phase"], "tests");
     assert_eq!(phase_lines[2]["workers"], 1);
     assert_eq!(phase_lines[2]["tests"], 14);
+    assert!(phase_lines[2]["end"].as_f64() > phase_lines[2]["start"].as_f64());
+    // The same lines are kept with the run's reports.
+    let kept = test.read("reports/phases.jsonl");
+    assert_eq!(kept.lines().count(), 5, "{kept}");
+    assert!(err.contains(kept.lines().next().unwrap()), "{err}");
     assert!(std::fs::read_to_string(summary)
         .unwrap()
         .contains("# Test timings"));
@@ -121,4 +126,28 @@ fn timings_with_no_history_says_so() {
         "{}",
         run.stdout()
     );
+}
+
+/// On a terminal the phases are not printed as JSON: the summary says them
+/// for people, and `phases.jsonl` keeps them for machines.
+#[test]
+fn no_phase_json_on_a_terminal() {
+    let test = Test::fixture("basic");
+    let command = format!(
+        "{} -C {} --no-progress pytest",
+        xtask_bin(),
+        test.path().display()
+    );
+    // `script` runs the command with a pseudo-terminal as its stdout and stderr.
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .expect("script (util-linux) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("14 of 14 collected tests ran"), "{text}");
+    assert!(!text.contains("xtask-phase {"), "{text}");
+    assert_eq!(test.read("reports/phases.jsonl").lines().count(), 5);
 }
