@@ -54,7 +54,7 @@ fn services(config: &Config) -> Vec<ServiceView> {
 }
 
 pub fn render(config: &Config) -> String {
-    let indexes: Vec<i64> = (0..config.ci.shards.value).collect();
+    let indexes: Vec<i64> = (1..=config.ci.shards.value).collect();
     header::wrap(
         COMMENT,
         &super::render(

@@ -147,20 +147,23 @@ pub fn check_plan(shards: &[ShardReports]) -> Result<(), UserError> {
     Ok(())
 }
 
-/// Every index of `0..total` exactly once.
+/// Every index of `1..=total` exactly once.
 fn check_each_once(shards: &[ShardReports], total: u16) -> Result<(), UserError> {
     let mut seen = vec![false; total as usize];
     for s in shards {
-        let slot = seen.get_mut(s.info.index as usize).ok_or_else(|| {
-            UserError::usage(
-                format!(
-                    "`{}`: shard index {} is out of range",
-                    s.dir.display(),
-                    s.info.index
-                ),
-                "pass each shard's reports once",
-            )
-        })?;
+        let slot = usize::from(s.info.index)
+            .checked_sub(1)
+            .and_then(|i| seen.get_mut(i))
+            .ok_or_else(|| {
+                UserError::usage(
+                    format!(
+                        "`{}`: shard index {} is out of range",
+                        s.dir.display(),
+                        s.info.index
+                    ),
+                    "pass each shard's reports once",
+                )
+            })?;
         if *slot {
             return Err(UserError::usage(
                 format!(
@@ -177,7 +180,7 @@ fn check_each_once(shards: &[ShardReports], total: u16) -> Result<(), UserError>
         .iter()
         .enumerate()
         .filter(|(_, s)| !**s)
-        .map(|(i, _)| i.to_string())
+        .map(|(i, _)| (i + 1).to_string())
         .collect();
     if !missing.is_empty() {
         return Err(UserError::usage(
@@ -319,33 +322,33 @@ mod tests {
 
     #[test]
     fn a_whole_plan_passes_the_check() {
-        check_plan(&[shard(0, &["a", "c"], 1.0, 0), shard(1, &["b"], 1.0, 0)]).unwrap();
+        check_plan(&[shard(1, &["a", "c"], 1.0, 0), shard(2, &["b"], 1.0, 0)]).unwrap();
     }
 
     #[test]
     fn missing_repeated_and_overlapping_shards_are_refused() {
-        let missing = check_plan(&[shard(0, &["a", "b", "c"], 1.0, 0)]).unwrap_err();
+        let missing = check_plan(&[shard(1, &["a", "b", "c"], 1.0, 0)]).unwrap_err();
         assert!(
-            missing.to_string().contains("shard(s) 1 of 2 are missing"),
+            missing.to_string().contains("shard(s) 2 of 2 are missing"),
             "{missing}"
         );
         let twice =
-            check_plan(&[shard(0, &["a"], 1.0, 0), shard(0, &["b", "c"], 1.0, 0)]).unwrap_err();
+            check_plan(&[shard(1, &["a"], 1.0, 0), shard(1, &["b", "c"], 1.0, 0)]).unwrap_err();
         assert!(
-            twice.to_string().contains("shard 0 is given twice"),
+            twice.to_string().contains("shard 1 is given twice"),
             "{twice}"
         );
         let overlap =
-            check_plan(&[shard(0, &["a", "b"], 1.0, 0), shard(1, &["b"], 1.0, 0)]).unwrap_err();
+            check_plan(&[shard(1, &["a", "b"], 1.0, 0), shard(2, &["b"], 1.0, 0)]).unwrap_err();
         assert!(
             overlap
                 .to_string()
                 .contains("2 of 3 collected tests planned, 1 planned twice (e.g. `b`)"),
             "{overlap}"
         );
-        let mut other = shard(1, &["b"], 1.0, 0);
+        let mut other = shard(2, &["b"], 1.0, 0);
         other.info.fingerprint = "other".into();
-        let replanned = check_plan(&[shard(0, &["a", "c"], 1.0, 0), other]).unwrap_err();
+        let replanned = check_plan(&[shard(1, &["a", "c"], 1.0, 0), other]).unwrap_err();
         assert!(
             replanned.to_string().contains("planned differently"),
             "{replanned}"
@@ -357,22 +360,22 @@ mod tests {
     fn a_failed_shard_fails_the_merge_unless_only_coverage_failed() {
         let coverage = ExitCode::Coverage.code();
         assert_eq!(
-            failed_shard(&[shard(0, &["a"], 1.0, coverage), shard(1, &["b"], 1.0, 0)]),
+            failed_shard(&[shard(1, &["a"], 1.0, coverage), shard(2, &["b"], 1.0, 0)]),
             None
         );
         assert_eq!(
-            failed_shard(&[shard(0, &["a"], 1.0, 0), shard(1, &["b"], 1.0, 1)]).as_deref(),
-            Some("shard 1 exited 1")
+            failed_shard(&[shard(1, &["a"], 1.0, 0), shard(2, &["b"], 1.0, 1)]).as_deref(),
+            Some("shard 2 exited 1")
         );
     }
 
     #[test]
     fn imbalance_ignores_empty_shards() {
-        let mut empty = shard(2, &[], 0.0, 0);
+        let mut empty = shard(3, &[], 0.0, 0);
         empty.info.total = 3;
         let (shards, slowest) = describe(&[
-            shard(0, &["a", "c"], 3.0, 0),
-            shard(1, &["b"], 1.0, 0),
+            shard(1, &["a", "c"], 3.0, 0),
+            shard(2, &["b"], 1.0, 0),
             empty,
         ]);
         assert_eq!(slowest, 3.0);

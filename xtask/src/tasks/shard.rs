@@ -1,4 +1,5 @@
-//! `cargo xtask shard --index I --total K`: run only shard I of a plan that
+//! `cargo xtask shard --index I --total K`: run only shard I (1 to K, as
+//! pytest-split's `--group` and nextest's `--partition` count) of a plan that
 //! every CI job computes identically from the same durations file and the
 //! same collected tests.
 //!
@@ -24,7 +25,7 @@ use crate::workers::{self, Task};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Which shard to run, from 0.
+    /// Which shard to run, from 1 to `--total`.
     #[arg(long)]
     pub index: u16,
     /// How many shards the suite is split into.
@@ -48,13 +49,16 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
-    if args.index >= args.total {
+    if args.index == 0 || args.index > args.total {
         return Err(UserError::usage(
             format!(
                 "`--index {}` is out of range for `--total {}`",
                 args.index, args.total
             ),
-            format!("shards are numbered 0 to {}", args.total - 1),
+            format!(
+                "shards count from 1: `--index 1` to `--index {}` (as pytest-split's `--group` and nextest's `--partition`)",
+                args.total
+            ),
         )
         .into());
     }
@@ -77,7 +81,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     if let Some(w) = &planned.warning {
         eprintln!("warning: {w}");
     }
-    let shard = &planned.plan.shards[args.index as usize];
+    let shard = &planned.plan.shards[usize::from(args.index - 1)];
     let layout = ctx.layout(&config);
     let reports_dir = layout.shard(args.index);
     if reports_dir.exists() {
@@ -113,7 +117,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|e| e.id.clone())
         .collect();
-    if shard.tests.is_empty() && (args.index != 0 || errors.is_empty()) {
+    if shard.tests.is_empty() && (args.index != 1 || errors.is_empty()) {
         // Fewer units than shards: this job has nothing to do, and says so.
         println!(
             "shard {} of {} has no tests (the suite has fewer units than shards)",
@@ -151,7 +155,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
             ids: shard.tests.clone(),
             rootdir: planned.collection.rootdir.clone(),
             // The first shard reports the files that failed to collect.
-            also: if args.index == 0 { errors } else { Vec::new() },
+            also: if args.index == 1 { errors } else { Vec::new() },
         }),
         order: None,
         echo: false,

@@ -23,20 +23,20 @@ fn shards_run_one_after_another_in_one_checkout_cover_the_suite_once() {
             serde_json::from_str(&test.read(&format!("reports/shard-{index}/shard.json"))).unwrap();
         info["planned"].clone()
     };
-    // Shard 0's run does not move the plan shard 1 computes.
-    for index in ["0", "1"] {
+    // Shard 1's run does not move the plan shard 2 computes.
+    for index in ["1", "2"] {
         test.run_args(&["shard", "--index", index, "--total", "2"])
             .status(0);
     }
     // Re-running one shard (before the merge folds the shards' durations in)
     // gives the same partition.
-    let first = planned("0");
-    test.run_args(&["shard", "--index", "0", "--total", "2"])
+    let first = planned("1");
+    test.run_args(&["shard", "--index", "1", "--total", "2"])
         .status(0);
-    assert_eq!(planned("0"), first);
+    assert_eq!(planned("1"), first);
     let dirs = [
-        test.path().join("reports/shard-0"),
         test.path().join("reports/shard-1"),
+        test.path().join("reports/shard-2"),
     ];
     let output = merge(test.path(), &dirs);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -56,7 +56,7 @@ fn shards_run_one_after_another_in_one_checkout_cover_the_suite_once() {
     durations["tests"]["tests/test_more.py::test_gone"] = serde_json::json!(99.0);
     let durations = durations.to_string();
     let test = test.write("reports/durations.json", &durations);
-    test.run_args(&["shard", "--index", "1", "--total", "2"])
+    test.run_args(&["shard", "--index", "2", "--total", "2"])
         .status(0);
     let output = merge(test.path(), &[kept.clone(), dirs[1].clone()]);
     assert_eq!(output.status.code(), Some(2));
@@ -71,24 +71,24 @@ fn shards_run_one_after_another_in_one_checkout_cover_the_suite_once() {
     );
     // A missing shard is refused too.
     let output = merge(test.path(), &[kept]);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("shard(s) 1 of 2 are missing"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("shard(s) 2 of 2 are missing"));
 }
 
 #[test]
 fn a_shard_whose_plan_lost_a_test_is_refused() {
     let test = Test::fixture("basic");
-    for index in ["0", "1"] {
+    for index in ["1", "2"] {
         test.run_args(&["shard", "--index", index, "--total", "2"])
             .status(0);
     }
     // Drop one planned test from shard 1's description: the union no longer covers the suite.
-    let path = "reports/shard-1/shard.json";
+    let path = "reports/shard-2/shard.json";
     let mut info: serde_json::Value = serde_json::from_str(&test.read(path)).unwrap();
     info["planned"].as_array_mut().unwrap().pop();
     let test = test.write(path, &info.to_string());
     let dirs = [
-        test.path().join("reports/shard-0"),
         test.path().join("reports/shard-1"),
+        test.path().join("reports/shard-2"),
     ];
     let output = merge(test.path(), &dirs);
     assert_eq!(output.status.code(), Some(2));
@@ -101,13 +101,22 @@ fn a_shard_whose_plan_lost_a_test_is_refused() {
 
 #[test]
 fn index_out_of_range_exits_2() {
-    let run = Test::fixture("basic").run_args(&["shard", "--index", "3", "--total", "3"]);
+    let run = Test::fixture("basic").run_args(&["shard", "--index", "4", "--total", "3"]);
     run.status(2);
     assert!(
         run.stderr()
-            .starts_with("error: `--index 3` is out of range for `--total 3`"),
+            .starts_with("error: `--index 4` is out of range for `--total 3`"),
         "{}",
         run.stderr()
+    );
+    // Shards count from 1, as pytest-split and nextest count theirs.
+    let zero = Test::fixture("basic").run_args(&["shard", "--index", "0", "--total", "3"]);
+    zero.status(2);
+    assert!(
+        zero.stderr()
+            .contains("shards count from 1: `--index 1` to `--index 3`"),
+        "{}",
+        zero.stderr()
     );
 }
 
