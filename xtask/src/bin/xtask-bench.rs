@@ -216,6 +216,8 @@ fn timings_render(runs: usize, tests: usize) -> anyhow::Result<ExitCode> {
             ]),
             wall: 34.0 + (i % 7) as f64,
             coverage: Some(90.0 + (i % 5) as f64),
+            cov: true,
+            machine: None,
             efficiency: Some(0.8),
             worker_use: vec![
                 WorkerUse {

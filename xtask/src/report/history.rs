@@ -183,6 +183,49 @@ pub struct Shards {
     pub imbalance: f64,
 }
 
+/// The machine a run ran on: runs are compared only with runs of the same.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Machine {
+    /// The CPU model (`/proc/cpuinfo`).
+    pub cpu: String,
+    /// CPUs this process could use (affinity and cgroup quota).
+    pub cpus: u16,
+    /// Total memory, MiB.
+    pub memory_mib: u64,
+}
+
+impl Machine {
+    /// This machine, as far as Linux tells.
+    pub fn this() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory_kib: u64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0);
+        Machine {
+            cpu,
+            cpus: u16::try_from(crate::workers::usable_cpus().count).unwrap_or(u16::MAX),
+            memory_mib: memory_kib / 1024,
+        }
+    }
+
+    /// The same class of machine: the same CPU model and usable CPUs, and
+    /// memory within 10%.
+    pub fn same_class(&self, other: &Machine) -> bool {
+        let (a, b) = (self.memory_mib as f64, other.memory_mib as f64);
+        self.cpu == other.cpu && self.cpus == other.cpus && (a - b).abs() <= a.max(b) * 0.1
+    }
+}
+
 /// One run, as the history keeps it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, from = "RawRecord")]
@@ -205,6 +248,10 @@ pub struct RunRecord {
     pub phases: Phases,
     pub wall: f64,
     pub coverage: Option<f64>,
+    /// The run measured coverage (whether or not its data combined).
+    pub cov: bool,
+    /// Where it ran (`None` in records written before it was kept).
+    pub machine: Option<Machine>,
     pub efficiency: Option<f64>,
     pub worker_use: Vec<WorkerUse>,
     pub exit: i32,
@@ -213,6 +260,27 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// Whether two runs may be compared at all: both runs of the suite, with
+    /// the same selection and coverage mode, on the same class of machine (a
+    /// record without a machine matches only another without).
+    pub fn comparable(&self, other: &RunRecord) -> bool {
+        self.kind == RecordKind::Run
+            && other.kind == RecordKind::Run
+            && self.selection == other.selection
+            && self.cov == other.cov
+            && match (&self.machine, &other.machine) {
+                (Some(a), Some(b)) => a.same_class(b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+
+    /// Comparable, and run the same way (engine and workers): the runs a
+    /// trend shows and a regression is measured against.
+    pub fn same_kind(&self, other: &RunRecord) -> bool {
+        self.comparable(other) && self.engine == other.engine && self.workers == other.workers
+    }
+
     pub fn phase(&self, name: &str) -> Option<f64> {
         self.phases.get(name)
     }
@@ -245,6 +313,8 @@ struct RawRecord {
     phases: Phases,
     wall: f64,
     coverage: Option<f64>,
+    cov: Option<bool>,
+    machine: Option<Machine>,
     efficiency: Option<f64>,
     worker_use: Vec<WorkerUse>,
     exit: i32,
@@ -332,7 +402,10 @@ impl From<RawRecord> for RunRecord {
             }),
             phases: raw.phases,
             wall: raw.wall,
+            // Earlier records said coverage was measured only by its figure.
+            cov: raw.cov.unwrap_or(raw.coverage.is_some()),
             coverage: raw.coverage,
+            machine: raw.machine,
             efficiency: raw.efficiency,
             worker_use: raw.worker_use,
             exit: raw.exit,

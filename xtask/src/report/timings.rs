@@ -157,19 +157,15 @@ pub struct TimingsInput<'a> {
     pub warnings: &'a [String],
 }
 
-/// The serial run a parallel one is compared with: the latest serial run
-/// with the same selection.
+/// The serial run a parallel one is compared with: the latest passing
+/// serial run with the same selection and coverage mode, on the same class
+/// of machine.
 pub fn baseline<'a>(records: &'a [RunRecord], current: &RunRecord) -> Option<&'a RunRecord> {
     records
         .iter()
         .rev()
         .filter(|r| !std::ptr::eq(*r, current))
-        .find(|r| {
-            r.kind == RecordKind::Run
-                && r.workers <= 1
-                && r.selection == current.selection
-                && r.exit == 0
-        })
+        .find(|r| r.workers <= 1 && r.exit == 0 && r.comparable(current))
 }
 
 /// `Some((median, ratio))` when the run's execution phase is more than
@@ -182,13 +178,7 @@ pub fn regression(
 ) -> Option<(f64, f64)> {
     let mut previous: Vec<f64> = records
         .iter()
-        .filter(|r| {
-            !std::ptr::eq(*r, current)
-                && r.kind == RecordKind::Run
-                && r.workers == current.workers
-                && r.selection == current.selection
-                && r.exit == 0
-        })
+        .filter(|r| !std::ptr::eq(*r, current) && r.exit == 0 && r.same_kind(current))
         .rev()
         .take(trend)
         .map(RunRecord::execution)
@@ -240,11 +230,11 @@ pub fn render(input: &TimingsInput) -> String {
     render_header(&mut out, current);
     render_alerts(&mut out, input, current);
     render_phases(&mut out, current);
-    render_speedup(&mut out, input.records, current);
+    render_speedup(&mut out, input.records, current, input.cases);
     render_shards(&mut out, current);
     render_utilization(&mut out, current);
     render_slowest(&mut out, input.cases);
-    render_trend(&mut out, input.records, input.trend);
+    render_trend(&mut out, input.records, current, input.trend);
     out
 }
 
@@ -344,24 +334,49 @@ fn render_phases(out: &mut String, current: &RunRecord) {
     );
 }
 
-/// The speedup against the serial baseline, when there is one.
-fn render_speedup(out: &mut String, records: &[RunRecord], current: &RunRecord) {
-    match baseline(records, current) {
-        _ if current.workers <= 1 => out.push_str("This is a serial run: it is the baseline later parallel runs are compared with.\n\n"),
-        Some(base) => {
-            let _ = writeln!(
-                out,
-                "**Speedup** against the serial baseline ({}, {:.1} s): ×{:.2} wall time, ×{:.2} execution.\n",
-                if base.timestamp.is_empty() { "—" } else { &base.timestamp },
-                base.wall,
-                base.wall / current.wall.max(1e-9),
-                base.execution() / current.execution().max(1e-9)
-            );
-        }
-        None => out.push_str(
-            "No serial baseline with the same selection in the history yet: run `PYTEST_WORKERS=1 cargo xtask pytest` once to get a speedup figure.\n\n",
-        ),
+/// The speedup against the serial baseline: measured when a comparable
+/// serial run is in the history, else estimated (and labelled so).
+fn render_speedup(
+    out: &mut String,
+    records: &[RunRecord],
+    current: &RunRecord,
+    cases: &[TestCase],
+) {
+    if current.workers <= 1 {
+        out.push_str(
+            "This is a serial run: later parallel runs of the same selection and coverage mode on this class of machine are compared with it.\n\n",
+        );
+        return;
     }
+    if let Some(base) = baseline(records, current) {
+        let _ = writeln!(
+            out,
+            "**Speedup** against the serial baseline ({}, {:.1} s; same selection, {}, same class of machine): ×{:.2} wall time, ×{:.2} execution.\n",
+            if base.timestamp.is_empty() { "—" } else { &base.timestamp },
+            base.wall,
+            if current.cov { "with coverage" } else { "without coverage" },
+            base.wall / current.wall.max(1e-9),
+            base.execution() / current.execution().max(1e-9)
+        );
+        return;
+    }
+    let cov = if current.cov { " --cov" } else { "" };
+    let missing = format!(
+        "no comparable serial run (same selection and coverage mode, same class of machine) is in the history to measure it against; `PYTEST_WORKERS=1 cargo xtask pytest{cov}` records one"
+    );
+    if cases.is_empty() {
+        let _ = writeln!(out, "No speedup figure: {missing}.\n");
+        return;
+    }
+    let sum: f64 = cases.iter().map(|c| c.duration).sum();
+    let startup = current.phase("collection").unwrap_or(0.0);
+    let estimate = sum + startup;
+    let _ = writeln!(
+        out,
+        "**Speedup** against an *estimated* serial run: ×{:.2} wall time (estimate {estimate:.1} s: the sum of this run's {} test durations, {sum:.1} s, plus one start-up, {startup:.1} s). It is an estimate: {missing}.\n",
+        estimate / current.wall.max(1e-9),
+        cases.len()
+    );
 }
 
 /// Per-shard tests and times of a merged CI run.
@@ -434,11 +449,16 @@ fn render_slowest(out: &mut String, cases: &[TestCase]) {
     }
 }
 
-/// The last runs of the history, as a table and charts.
-fn render_trend(out: &mut String, records: &[RunRecord], trend: usize) {
-    let runs: Vec<&RunRecord> = records
+/// The last runs of the history as a table (every kind, numbered by their
+/// place in the history), and charts of the runs of the current run's kind
+/// only (same engine, workers, selection, coverage mode and machine class),
+/// labelled by those numbers.
+fn render_trend(out: &mut String, records: &[RunRecord], current: &RunRecord, trend: usize) {
+    let runs: Vec<(usize, &RunRecord)> = records
         .iter()
         .filter(|r| r.kind == RecordKind::Run)
+        .enumerate()
+        .map(|(i, r)| (i + 1, r))
         .collect();
     let shown = &runs[runs.len().saturating_sub(trend)..];
     let _ = writeln!(
@@ -447,13 +467,12 @@ fn render_trend(out: &mut String, records: &[RunRecord], trend: usize) {
         shown.len(),
         runs.len()
     );
-    out.push_str("| # | when | commit | task | workers | tests | failed | wall s | execution s | coverage |\n|---:|---|---|---|---:|---:|---:|---:|---:|---:|\n");
-    for (i, r) in shown.iter().enumerate() {
+    out.push_str("| # | when | commit | task | engine | workers | tests | failed | wall s | execution s | coverage |\n|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|\n");
+    for (n, r) in shown {
         let failed = r.counts.failed + r.counts.errors;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {failed} | {:.1} | {:.1} | {} |",
-            i + 1,
+            "| {n} | {} | {} | {} | {} | {} | {} | {failed} | {:.1} | {:.1} | {} |",
             if r.timestamp.is_empty() {
                 "—"
             } else {
@@ -461,43 +480,64 @@ fn render_trend(out: &mut String, records: &[RunRecord], trend: usize) {
             },
             r.commit.as_deref().unwrap_or("—"),
             if r.task.is_empty() { "—" } else { &r.task },
+            r.engine.as_str(),
             r.workers,
             r.tests,
             r.wall,
             r.execution(),
-            fmt_opt(r.coverage, 2, "%"),
+            if r.cov {
+                fmt_opt(r.coverage, 2, "%")
+            } else {
+                "off".to_string()
+            },
         );
     }
-    if shown.len() >= 2 {
-        let labels: Vec<String> = (1..=shown.len()).map(|i| format!("\"{i}\"")).collect();
-        let walls: Vec<String> = shown.iter().map(|r| format!("{:.1}", r.wall)).collect();
-        let execs: Vec<String> = shown
-            .iter()
-            .map(|r| format!("{:.1}", r.execution()))
-            .collect();
-        let max = shown
-            .iter()
-            .map(|r| r.wall)
-            .fold(0.0, f64::max)
-            .ceil()
-            .max(1.0);
+    let same: Vec<&(usize, &RunRecord)> = runs
+        .iter()
+        .filter(|(_, r)| std::ptr::eq(*r, current) || r.same_kind(current))
+        .collect();
+    let same = &same[same.len().saturating_sub(trend)..];
+    if same.len() < 2 {
+        return;
+    }
+    let label = |n: &usize| format!("\"#{n}\"");
+    let labels: Vec<String> = same.iter().map(|(n, _)| label(n)).collect();
+    let walls: Vec<String> = same.iter().map(|(_, r)| format!("{:.1}", r.wall)).collect();
+    let execs: Vec<String> = same
+        .iter()
+        .map(|(_, r)| format!("{:.1}", r.execution()))
+        .collect();
+    let max = same
+        .iter()
+        .map(|(_, r)| r.wall)
+        .fold(0.0, f64::max)
+        .ceil()
+        .max(1.0);
+    let kind = format!(
+        "{} runs, {} worker(s){}",
+        current.engine.as_str(),
+        current.workers,
+        if current.cov { ", with coverage" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "\nThe charts show the runs of this run's kind ({kind}, the same selection and machine class), numbered as in the table.\n\n```mermaid\nxychart-beta\n    title \"Wall time (bars) and execution phase (line), seconds: {kind}\"\n    x-axis [{}]\n    y-axis \"seconds\" 0 --> {max}\n    bar [{}]\n    line [{}]\n```",
+        labels.join(", "),
+        walls.join(", "),
+        execs.join(", ")
+    );
+    let covs: Vec<(String, f64)> = same
+        .iter()
+        .filter_map(|(n, r)| Some((label(n), r.coverage?)))
+        .collect();
+    if covs.len() >= 2 {
+        let min = covs.iter().map(|(_, c)| *c).fold(100.0, f64::min).floor();
         let _ = writeln!(
             out,
-            "\n```mermaid\nxychart-beta\n    title \"Wall time (bars) and execution phase (line), seconds\"\n    x-axis [{}]\n    y-axis \"seconds\" 0 --> {max}\n    bar [{}]\n    line [{}]\n```",
-            labels.join(", "),
-            walls.join(", "),
-            execs.join(", ")
+            "\n```mermaid\nxychart-beta\n    title \"Merged coverage, percent: {kind}\"\n    x-axis [{}]\n    y-axis \"percent\" {min} --> 100\n    line [{}]\n```",
+            covs.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>().join(", "),
+            covs.iter().map(|(_, c)| format!("{c:.2}")).collect::<Vec<_>>().join(", ")
         );
-        let covs: Vec<f64> = shown.iter().filter_map(|r| r.coverage).collect();
-        if covs.len() >= 2 {
-            let min = covs.iter().copied().fold(100.0, f64::min).floor();
-            let _ = writeln!(
-                out,
-                "\n```mermaid\nxychart-beta\n    title \"Merged coverage, percent\"\n    x-axis [{}]\n    y-axis \"percent\" {min} --> 100\n    line [{}]\n```",
-                (1..=covs.len()).map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", "),
-                covs.iter().map(|c| format!("{c:.2}")).collect::<Vec<_>>().join(", ")
-            );
-        }
     }
 }
 
@@ -570,7 +610,9 @@ mod tests {
                 ("reports".into(), 0.05),
             ]),
             wall,
+            cov: coverage.is_some(),
             coverage,
+            machine: None,
             efficiency: (workers > 1).then_some(0.8),
             worker_use: if workers > 1 {
                 vec![
@@ -641,6 +683,58 @@ mod tests {
             warnings: &[],
         });
         insta::assert_snapshot!(text);
+    }
+
+    /// A serial run without coverage is no baseline for a parallel run with
+    /// it: the report estimates instead, and says so.
+    #[test]
+    fn speedups_compare_like_with_like_or_are_labelled_estimates() {
+        let serial_plain = record("pytest", 1, 5.0, 4.0, None, "2026-01-01T10:00:00Z");
+        let parallel_cov = record("ci", 2, 8.0, 6.5, Some(91.5), "2026-01-01T10:05:00Z");
+        let records = vec![serial_plain.clone(), parallel_cov];
+        let input = |records| TimingsInput {
+            records,
+            cases: &[],
+            trend: 20,
+            regression: 0.25,
+            warnings: &[],
+        };
+        let text = render(&input(&records));
+        assert!(!text.contains("×0.6"), "{text}");
+        assert!(
+            text.contains("No speedup figure: no comparable serial run"),
+            "{text}"
+        );
+        assert!(
+            text.contains("`PYTEST_WORKERS=1 cargo xtask pytest --cov` records one"),
+            "{text}"
+        );
+        let with_cases = render(&TimingsInput {
+            cases: &cases(),
+            ..input(&records)
+        });
+        assert!(
+            with_cases.contains("**Speedup** against an *estimated* serial run: ×0.89 wall time (estimate 7.1 s: the sum of this run's 3 test durations, 6.1 s, plus one start-up, 1.0 s)"),
+            "{with_cases}"
+        );
+        // Another machine's serial run is no baseline either.
+        let mut elsewhere = record("pytest", 1, 12.0, 10.0, Some(90.0), "t");
+        elsewhere.machine = Some(crate::report::history::Machine {
+            cpu: "other".into(),
+            cpus: 64,
+            memory_mib: 1 << 20,
+        });
+        let records = vec![elsewhere, record("ci", 2, 8.0, 6.5, Some(91.5), "t")];
+        assert!(render(&input(&records)).contains("No speedup figure"));
+        // The charts show one kind of run, numbered as in the history.
+        let records = vec![
+            serial_plain,
+            record("ci", 2, 8.0, 6.5, Some(91.5), "t"),
+            record("ci", 2, 7.0, 6.0, Some(92.0), "t"),
+        ];
+        let text = render(&input(&records));
+        assert!(text.contains("x-axis [\"#2\", \"#3\"]"), "{text}");
+        assert!(!text.contains("\"#1\""), "{text}");
     }
 
     #[test]

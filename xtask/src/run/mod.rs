@@ -814,6 +814,8 @@ fn run_record(
         selection: selection(config, &req.extra),
         tests: state.done(),
         counts: state.counts(),
+        cov: req.coverage,
+        machine: Some(history::Machine::this()),
         exit: code.code(),
         ..RunRecord::default()
     }

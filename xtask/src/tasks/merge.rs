@@ -82,6 +82,8 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         tests: state.done(),
         counts: state.counts(),
         coverage: coverage.as_ref().map(|c| c.total),
+        cov: coverage.is_some(),
+        machine: Some(history::Machine::this()),
         exit: code.code(),
         shards: Some(described),
         phases: history::Phases(vec![
