@@ -53,6 +53,8 @@ pub enum Event {
     Collected(Collected),
     /// A collector (module, class, …) failed.
     CollectError(CollectError),
+    /// A test began (its setup is about to run): what is running now.
+    Begin(Begin),
     /// A test ended: setup, call and teardown combined.
     Test(TestEvent),
     /// A subtest that did not pass (`subtests` fixture, unittest `subTest`).
@@ -91,6 +93,12 @@ pub struct Start {
     pub workers: u32,
     /// The label the xtask gave this process (a shard process's `gw<i>`).
     pub worker: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct Begin {
+    pub id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]

@@ -86,6 +86,9 @@ pub enum Feed<'a> {
     Event(usize, Event),
     /// A line of its output (stdout or stderr).
     Output(usize, &'a str),
+    /// About every 50 ms while the processes run: time passes (for displays
+    /// that move while no test ends).
+    Tick,
 }
 
 /// How the processes ended.
@@ -184,6 +187,7 @@ pub fn run(processes: &[Process], sink: &mut dyn FnMut(Feed)) -> anyhow::Result<
     let mut deadline: Option<Instant> = None;
     loop {
         pump(sink, &mut running);
+        sink(Feed::Tick);
         let received = signals::count();
         if received > forwarded {
             if forwarded == 0 {

@@ -101,6 +101,7 @@ pub fn collect(
             state.apply(i, &event);
         }
         Feed::Output(_, line) => output.push(line.to_string()),
+        Feed::Tick => {}
     })?;
     if finished.interrupted {
         anyhow::bail!("interrupted while collecting the tests");

@@ -1,6 +1,7 @@
 //! Consumers of run events: the per-test aggregate ([`RunState`]), the
 //! progress display, and the final summary. None of them runs pytest.
 
+pub mod eta;
 pub mod history;
 pub mod merge;
 pub mod progress;
@@ -128,7 +129,7 @@ impl RunState {
             }
             Event::Finish(finish) => self.process_mut(process).finish = Some(finish.clone()),
             Event::Test(test) => return Some(self.apply_test(process, test)),
-            Event::Unknown => {}
+            Event::Begin(_) | Event::Unknown => {}
         }
         None
     }

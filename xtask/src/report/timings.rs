@@ -67,27 +67,102 @@ pub fn append_step_summary(markdown: &str) {
     }
 }
 
+/// A finding about the last run that the report, the console and GitHub
+/// (as an annotation) all show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub title: &'static str,
+    pub text: String,
+}
+
+impl Alert {
+    /// Prints it as a console warning, and as a GitHub annotation in Actions.
+    pub fn print(&self, github_actions: bool) {
+        eprintln!("warning: {}: {}", self.title.to_lowercase(), self.text);
+        if github_actions {
+            eprintln!("::warning title={}::{}", self.title, self.text);
+        }
+    }
+}
+
+/// The report's alerts on the current run: a regression of its execution
+/// phase against the median of comparable runs, and a coverage drop against
+/// the last comparable run that measured coverage.
+pub fn alerts(input: &TimingsInput, current: &RunRecord) -> Vec<Alert> {
+    let mut alerts = Vec::new();
+    if let Some((median, ratio)) = regression(input.records, current, input.trend, input.regression)
+    {
+        alerts.push(Alert {
+            title: "Regression",
+            text: format!(
+                "the execution phase took {:.1} s, {:.0}% slower than the median {median:.1} s of the last comparable runs (alert above {:.0}%)",
+                current.execution(),
+                (ratio - 1.0) * 100.0,
+                input.regression * 100.0
+            ),
+        });
+    }
+    if let Some((before, now, when)) = coverage_drop(input.records, current) {
+        alerts.push(Alert {
+            title: "Coverage drop",
+            text: format!(
+                "coverage fell from {before:.2}% to {now:.2}% since the last comparable run ({when})"
+            ),
+        });
+    }
+    alerts
+}
+
+/// `Some((before, now, when))` when the run covered less than the last
+/// comparable run (same kind) that measured coverage.
+pub fn coverage_drop(records: &[RunRecord], current: &RunRecord) -> Option<(f64, f64, String)> {
+    let now = current.coverage?;
+    let before = records
+        .iter()
+        .rev()
+        .filter(|r| !std::ptr::eq(*r, current) && r.same_kind(current))
+        .find_map(|r| Some((r.coverage?, r.timestamp.clone())))?;
+    (now < before.0 - 0.005).then(|| {
+        let when = if before.1.is_empty() {
+            "—".to_string()
+        } else {
+            before.1
+        };
+        (before.0, now, when)
+    })
+}
+
+/// What [`write_report`] wrote, and the alerts it found.
+pub struct Written {
+    pub markdown: String,
+    pub alerts: Vec<Alert>,
+}
+
 /// Renders `ci_timings.md` from the history and the JUnit file of the last
-/// run, writes it atomically, and returns it.
+/// run, writes it atomically, and returns it with its alerts.
 pub fn write_report(
     layout: &crate::layout::Layout,
     config: &crate::config::Config,
     junit_path: &std::path::Path,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Written> {
     let history = super::history::read(&layout.history())?;
     for warning in &history.warnings {
         eprintln!("warning: {warning}");
     }
     let cases = crate::junit::read(junit_path).unwrap_or_default();
-    let markdown = render(&TimingsInput {
+    let input = TimingsInput {
         records: &history.records,
         cases: &cases,
         trend: config.timings.trend.value as usize,
         regression: config.timings.regression.value,
         warnings: &history.warnings,
-    });
+    };
+    let markdown = render(&input);
+    let alerts = current(&history.records)
+        .map(|c| alerts(&input, c))
+        .unwrap_or_default();
     crate::fsx::atomic_write(&layout.timings_report(), &markdown)?;
-    Ok(markdown)
+    Ok(Written { markdown, alerts })
 }
 
 /// Opens a foldable log group under GitHub Actions.
@@ -294,15 +369,8 @@ fn render_alerts(out: &mut String, input: &TimingsInput, current: &RunRecord) {
     for w in input.warnings {
         let _ = writeln!(out, "> warning: {w}\n");
     }
-    if let Some((median, ratio)) = regression(input.records, current, input.trend, input.regression)
-    {
-        let _ = writeln!(
-            out,
-            "> **Regression:** the execution phase took {:.1} s, {:.0}% slower than the median {median:.1} s of the last comparable runs (alert above {:.0}%).\n",
-            current.execution(),
-            (ratio - 1.0) * 100.0,
-            input.regression * 100.0
-        );
+    for alert in alerts(input, current) {
+        let _ = writeln!(out, "> **{}:** {}\n", alert.title, alert.text);
     }
     let triage = triage_of_current(input.records);
     for record in [Some(current), triage].into_iter().flatten() {
@@ -735,6 +803,33 @@ mod tests {
         let text = render(&input(&records));
         assert!(text.contains("x-axis [\"#2\", \"#3\"]"), "{text}");
         assert!(!text.contains("\"#1\""), "{text}");
+    }
+
+    #[test]
+    fn a_coverage_drop_is_an_alert_against_the_last_run_of_the_same_kind() {
+        let records = vec![
+            record("ci", 2, 8.0, 6.5, Some(92.0), "2026-01-01T10:00:00Z"),
+            record("pytest", 1, 8.0, 6.5, Some(99.0), "2026-01-01T10:01:00Z"),
+            record("ci", 2, 8.0, 6.5, Some(90.5), "2026-01-01T10:02:00Z"),
+        ];
+        let input = TimingsInput {
+            records: &records,
+            cases: &[],
+            trend: 20,
+            regression: 0.25,
+            warnings: &[],
+        };
+        let found = alerts(&input, &records[2]);
+        assert_eq!(
+            found,
+            vec![Alert {
+                title: "Coverage drop",
+                text: "coverage fell from 92.00% to 90.50% since the last comparable run (2026-01-01T10:00:00Z)".into()
+            }],
+            "the serial run is another kind"
+        );
+        assert!(render(&input).contains("> **Coverage drop:** coverage fell from 92.00% to 90.50%"));
+        assert!(alerts(&input, &records[0]).is_empty());
     }
 
     #[test]

@@ -106,6 +106,8 @@ struct Launch {
     /// The shards engine ran it.
     shards: bool,
     notes: Vec<String>,
+    /// Each test's recorded seconds (for the time left while it runs).
+    recorded: std::collections::HashMap<String, f64>,
 }
 
 /// Stage 1: what to start. Writes the lists the plugin reads into the
@@ -117,9 +119,15 @@ fn prepare(
     req: &RunRequest,
 ) -> anyhow::Result<Launch> {
     let plugin_dir = plugin::dir()?;
+    let recorded = Durations::load(&ctx.layout(config).durations())
+        .0
+        .tests
+        .into_iter()
+        .collect();
     if req.engine == Engine::Shards && req.workers.is_parallel() && req.selection.is_none() {
         let plan = shards::prepare(ctx, config, env, req, &plugin_dir)?;
         return Ok(Launch {
+            recorded,
             label: format!("{} ×{} shards", req.title, plan.processes.len()),
             expected: Some(plan.tests.iter().flatten().cloned().collect()),
             planned: plan.tests.into_iter().map(Some).collect(),
@@ -152,6 +160,7 @@ fn prepare(
         }],
         shards: false,
         notes: Vec::new(),
+        recorded,
     })
 }
 
@@ -193,12 +202,12 @@ fn launch(
     echo: bool,
 ) -> anyhow::Result<(Finished, RunState, OutputTail)> {
     let mut state = RunState::default();
-    let mut progress = Progress::new(ctx.progress, &launch.label);
+    let mut progress = Progress::new(ctx.progress, &launch.label, launch.recorded.clone());
     let mut counts = Counts::default();
     let mut tail = OutputTail { lines: Vec::new() };
-    let expected: Option<usize> = launch.expected.as_ref().map(Vec::len);
-    if let Some(total) = expected {
-        progress.set_total(total);
+    let expected = launch.expected.is_some();
+    if let Some(ids) = &launch.expected {
+        progress.set_tests(ids);
     }
     timings::group_start(ctx.github_actions, &format!("{}: pytest", launch.label));
     let finished = child::run(&launch.processes, &mut |feed| match feed {
@@ -209,18 +218,23 @@ fn launch(
             }
         }
         Feed::Event(i, event) => {
+            if let crate::events::Event::Begin(begin) = &event {
+                progress.begin(&begin.id);
+            }
             let collected = matches!(event, crate::events::Event::Collected(_));
             if let Some(test) = state.apply(i, &event) {
                 counts.add(test.outcome);
                 let test = test.clone();
                 progress.test_done(&test, state.done(), &counts);
             }
-            if collected && expected.is_none() {
-                if let Some(total) = state.collected_count() {
-                    progress.set_total(total);
+            if collected && !expected {
+                if let Some(ids) = state.collected() {
+                    let ids: Vec<String> = ids.into_iter().map(str::to_string).collect();
+                    progress.set_tests(&ids);
                 }
             }
         }
+        Feed::Tick => progress.tick(),
     });
     progress.finish();
     timings::group_end(ctx.github_actions);
@@ -359,7 +373,12 @@ pub fn run_suite(
         match history::append(&layout.history(), &record)
             .and_then(|()| timings::write_report(&layout, config, &paths.junit))
         {
-            Ok(markdown) => timings::append_step_summary(&markdown),
+            Ok(written) => {
+                timings::append_step_summary(&written.markdown);
+                for alert in &written.alerts {
+                    alert.print(ctx.github_actions);
+                }
+            }
             Err(err) => eprintln!("warning: the timing history was not updated: {err:#}"),
         }
         let started = std::time::SystemTime::now()

@@ -103,6 +103,7 @@ fn shards_launch(dir: &Path) -> Launch {
         label: "stand-ins ×2 shards".into(),
         shards: true,
         notes: Vec::new(),
+        recorded: Default::default(),
     }
 }
 

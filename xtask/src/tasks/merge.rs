@@ -98,8 +98,11 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         ..RunRecord::default()
     };
     history::append(&layout.history(), &record)?;
-    let markdown = crate::report::timings::write_report(&layout, &config, &reports.junit)?;
-    crate::report::timings::append_step_summary(&markdown);
+    let written = crate::report::timings::write_report(&layout, &config, &reports.junit)?;
+    crate::report::timings::append_step_summary(&written.markdown);
+    for alert in &written.alerts {
+        alert.print(ctx.github_actions);
+    }
     println!(
         "merge: {} shards, {}: {}; slowest shard {slowest:.1}s, imbalance ×{imbalance:.2}{}; reports in {}",
         shards.len(),

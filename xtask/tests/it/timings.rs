@@ -151,3 +151,44 @@ fn no_phase_json_on_a_terminal() {
     assert!(!text.contains("xtask-phase {"), "{text}");
     assert_eq!(test.read("reports/phases.jsonl").lines().count(), 5);
 }
+
+/// A regression is a console line and a GitHub annotation, not only a line
+/// in the report.
+#[test]
+fn a_regression_is_said_on_the_console_and_annotated() {
+    let test = Test::fixture("basic");
+    for _ in 0..3 {
+        test.run_args(&["pytest"]).status(0);
+    }
+    // The three recorded runs become implausibly fast: the next one regresses.
+    let history: Vec<String> = test
+        .read("reports/ci_timings.jsonl")
+        .lines()
+        .map(|line| {
+            let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+            for phase in record["phases"].as_array_mut().unwrap() {
+                if phase[0] == "tests" {
+                    phase[1] = serde_json::json!(0.001);
+                }
+            }
+            record.to_string()
+        })
+        .collect();
+    let test = test
+        .write("reports/ci_timings.jsonl", &(history.join("\n") + "\n"))
+        .env("GITHUB_ACTIONS", "true");
+    let run = test.run_args(&["pytest"]);
+    run.status(0);
+    let err = run.stderr();
+    assert!(
+        err.contains("warning: regression: the execution phase took"),
+        "{err}"
+    );
+    assert!(
+        err.contains("::warning title=Regression::the execution phase took"),
+        "{err}"
+    );
+    assert!(test
+        .read("reports/ci_timings.md")
+        .contains("> **Regression:**"));
+}

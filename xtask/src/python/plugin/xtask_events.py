@@ -207,6 +207,10 @@ class _Reporter:
         if error is not None:
             self.emit({"e": "worker_down", "worker": node.gateway.id, "error": str(error)})
 
+    def pytest_runtest_logstart(self, nodeid, location):
+        # xdist's controller gets this hook as each worker starts a test.
+        self.emit({"e": "begin", "id": nodeid})
+
     def pytest_runtest_logreport(self, report):
         nodeid = report.nodeid
         if _is_subtest(report):
