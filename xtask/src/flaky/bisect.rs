@@ -6,6 +6,12 @@
 //! with the test alone (it must pass), then one per halving. Each run is
 //! serial, in a fresh process, and runs exactly the given node ids in the
 //! given order (the xtask's plugin selects them).
+//!
+//! The other direction: a test that fails alone but passes after the tests
+//! that precede it in serial (collection) order needs one of them to set
+//! something up. [`find_setter`] names that test in the same bound: one run
+//! after all of them (it must pass), one alone (it must fail), then one per
+//! halving.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -35,9 +41,12 @@ pub enum Bisected {
     RanFirst,
 }
 
-/// The polluter of a test, and how it was established.
+/// The polluter (or setter) of a test, and how it was established.
 #[derive(Debug, Clone)]
 pub struct Found {
+    /// The test must run after it to pass (a setter), rather than not after
+    /// it (a polluter).
+    pub setter: bool,
     pub polluter: String,
     /// The pair (polluter, test) was run and failed; otherwise it was
     /// deduced from a passing half.
@@ -56,6 +65,19 @@ pub fn predecessors(state: &RunState, target: &TestResult) -> Vec<String> {
         .take_while(|t| t.nodeid != target.nodeid)
         .filter(|t| t.process == target.process && t.worker == target.worker)
         .map(|t| plain_id(&t.nodeid).to_string())
+        .collect()
+}
+
+/// The tests before `target` in serial order: the order the run collected
+/// them in (what one plain pytest process runs).
+pub fn serial_predecessors(state: &RunState, target: &str) -> Vec<String> {
+    state
+        .collected()
+        .unwrap_or_default()
+        .into_iter()
+        .map(plain_id)
+        .take_while(|id| *id != target)
+        .map(str::to_string)
         .collect()
 }
 
@@ -82,6 +104,33 @@ pub fn bisect(
     target: &str,
     suspects: &[String],
     rootdir: &Path,
+) -> anyhow::Result<Bisected> {
+    search(ctx, config, env, target, suspects, rootdir, false)
+}
+
+/// Finds the test among `suspects` (the tests before `target` in serial
+/// order) that `target` needs to run first to pass.
+pub fn find_setter(
+    ctx: &Ctx,
+    config: &Config,
+    env: &PythonEnv,
+    target: &str,
+    suspects: &[String],
+    rootdir: &Path,
+) -> anyhow::Result<Bisected> {
+    search(ctx, config, env, target, suspects, rootdir, true)
+}
+
+/// The bisection both ways: `setter` looks for the test whose presence makes
+/// `target` pass, else for the one whose presence makes it fail.
+fn search(
+    ctx: &Ctx,
+    config: &Config,
+    env: &PythonEnv,
+    target: &str,
+    suspects: &[String],
+    rootdir: &Path,
+    setter: bool,
 ) -> anyhow::Result<Bisected> {
     if suspects.is_empty() {
         return Ok(Bisected::RanFirst);
@@ -133,17 +182,25 @@ pub fn bisect(
             .into()),
         }
     };
-    if !fails_after(suspects)? {
+    // The outcome the culprit brings about: a failure after a polluter, a
+    // pass after a setter.
+    let mut culprit_shows =
+        |tests: &[String]| -> anyhow::Result<bool> { Ok(fails_after(tests)? != setter) };
+    if !culprit_shows(suspects)? {
         return Ok(Bisected::NotReproduced { runs: 1 });
     }
-    if fails_after(&[])? {
-        return Ok(Bisected::FailsAlone { runs: 2 });
+    if culprit_shows(&[])? {
+        return Ok(if setter {
+            Bisected::NotReproduced { runs: 2 }
+        } else {
+            Bisected::FailsAlone { runs: 2 }
+        });
     }
     let mut candidates: Vec<String> = suspects.to_vec();
     let mut confirmed = true;
     while candidates.len() > 1 {
         let half = candidates.len() / 2;
-        if fails_after(&candidates[..half])? {
+        if culprit_shows(&candidates[..half])? {
             candidates.truncate(half);
             confirmed = true;
         } else {
@@ -165,6 +222,7 @@ pub fn bisect(
     )
     .display();
     Ok(Bisected::Found(Found {
+        setter,
         polluter,
         confirmed,
         reproduce,
@@ -196,6 +254,21 @@ pub fn describe(target: &str, place: &str, suspects: usize, result: &Bisected) -
     let mut out = String::new();
     let bound = run_bound(suspects);
     match result {
+        Bisected::Found(found) if found.setter => {
+            let _ = writeln!(
+                out,
+                "bisect: setter: `{}`: `{target}` fails alone and passes when it runs first (it depends on state that test sets up)",
+                found.polluter
+            );
+            let _ = writeln!(out, "bisect: {} pytest runs (bound {bound})", found.runs);
+            let _ = writeln!(
+                out,
+                "reproduce (passes in this order, fails alone):\n  PYTEST_WORKERS=1 cargo xtask pytest -- {} {}\n  PYTEST_WORKERS=1 cargo xtask pytest -- {}",
+                quote(&found.polluter),
+                quote(target),
+                quote(target)
+            );
+        }
         Bisected::Found(found) => {
             let _ = writeln!(out, "bisect: polluter: `{}`", found.polluter);
             if found.confirmed {

@@ -1,9 +1,11 @@
 //! The flakiness rate that decides a rollback, and how the tests listed
 //! under `[[flaky.known]]` fared.
 //!
-//! The rate is the parallel-only, order-dependent and flaky tests, less the
-//! known ones, over the tests the run ran. A known test that passed in each
-//! of the last N triages (this one included) is stale: the list can drop it.
+//! The rate is the parallel-only and flaky tests, less the known ones, over
+//! the tests the run ran. Only a parallel run's rate can advise a rollback
+//! to serial: an order-dependent failure in a serial run is no reason to
+//! stop running in parallel. A known test that passed in each of the last N
+//! triages (this one included) is stale: the list can drop it.
 
 use std::collections::BTreeMap;
 
@@ -29,15 +31,18 @@ pub struct Rate {
     /// counted ÷ tests run (0 when nothing ran).
     pub rate: f64,
     pub threshold: f64,
+    /// The triaged run was parallel (else no rollback is advised).
+    pub parallel: bool,
     /// Counted tests per class name, for the alert.
     pub by_class: BTreeMap<&'static str, usize>,
 }
 
 impl Rate {
-    pub fn of(judged: &[Judged], tests_run: usize, threshold: f64) -> Rate {
+    pub fn of(judged: &[Judged], tests_run: usize, threshold: f64, parallel: bool) -> Rate {
         let mut by_class = BTreeMap::new();
         let mut known_flaky = 0;
-        for j in judged.iter().filter(|j| j.class.is_flaky()) {
+        let counts = |c: Class| matches!(c, Class::ParallelOnly | Class::Flaky);
+        for j in judged.iter().filter(|j| counts(j.class)) {
             if j.known {
                 known_flaky += 1;
             } else {
@@ -56,13 +61,14 @@ impl Rate {
             tests_run,
             rate,
             threshold,
+            parallel,
             by_class,
         }
     }
 
-    /// The alert, when the rate is above the threshold.
+    /// The alert, when a parallel run's rate is above the threshold.
     pub fn alert(&self) -> Option<String> {
-        (self.rate > self.threshold).then(|| {
+        (self.parallel && self.rate > self.threshold).then(|| {
             let parts: Vec<String> = self
                 .by_class
                 .iter()
@@ -82,7 +88,7 @@ impl Rate {
     /// The line triage ends with.
     pub fn line(&self) -> String {
         format!(
-            "flakiness {} ({} parallel-only or flaky of {} tests{}); `flaky.threshold` {}",
+            "flakiness {} ({} parallel-only or flaky of {} tests{}); `flaky.threshold` {}{}",
             percent(self.rate),
             self.counted,
             self.tests_run,
@@ -90,7 +96,12 @@ impl Rate {
                 0 => String::new(),
                 n => format!(", {n} known flaky not counted"),
             },
-            percent(self.threshold)
+            percent(self.threshold),
+            if self.parallel {
+                ""
+            } else {
+                "; the run was serial: no rollback is advised (order-dependent failures are fixed, not rolled back)"
+            }
         )
     }
 }
@@ -170,20 +181,34 @@ mod tests {
             judged("c", Class::Flaky, true),
             judged("d", Class::OrderDependent, false),
         ];
-        let rate = Rate::of(&all, 20, 0.05);
-        assert_eq!((rate.counted, rate.known_flaky), (2, 1));
+        let rate = Rate::of(&all, 10, 0.05, true);
+        assert_eq!(
+            (rate.counted, rate.known_flaky),
+            (1, 1),
+            "order-dependent is not counted"
+        );
         assert!((rate.rate - 0.1).abs() < 1e-12);
         assert_eq!(
             rate.alert().unwrap(),
-            "flakiness 10% (2 of 20 tests: 1 order-dependent, 1 parallel-only) is above \
+            "flakiness 10% (1 of 10 tests: 1 parallel-only) is above \
              `flaky.threshold` 5%: roll back to serial (`cargo xtask rollback`)"
         );
         assert_eq!(
             rate.line(),
-            "flakiness 10% (2 parallel-only or flaky of 20 tests, 1 known flaky not counted); `flaky.threshold` 5%"
+            "flakiness 10% (1 parallel-only or flaky of 10 tests, 1 known flaky not counted); `flaky.threshold` 5%"
         );
-        assert_eq!(Rate::of(&all, 40, 0.05).alert(), None, "5% is not above 5%");
-        assert_eq!(Rate::of(&[], 0, 0.0).rate, 0.0);
+        assert_eq!(
+            Rate::of(&all, 20, 0.05, true).alert(),
+            None,
+            "5% is not above 5%"
+        );
+        assert_eq!(Rate::of(&[], 0, 0.0, true).rate, 0.0);
+        // After a serial run, no rollback, whatever the rate.
+        let serial = Rate::of(&all, 10, 0.05, false);
+        assert_eq!(serial.alert(), None);
+        assert!(serial.line().ends_with(
+            "no rollback is advised (order-dependent failures are fixed, not rolled back)"
+        ));
     }
 
     #[test]

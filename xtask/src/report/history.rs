@@ -159,6 +159,8 @@ pub struct Triage {
     pub reruns_failed: BTreeMap<String, usize>,
     /// Node id → the test that pollutes it.
     pub polluters: BTreeMap<String, String>,
+    /// Node id → the earlier test it needs to pass (it fails alone).
+    pub setters: BTreeMap<String, String>,
     /// `[[flaky.known]]` node id → how it fared (`passed`, `not run`, a class).
     pub known: BTreeMap<String, String>,
 }
@@ -372,6 +374,7 @@ impl From<RawRecord> for RunRecord {
                     .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
                     .collect(),
                 polluters: map("polluters"),
+                setters: BTreeMap::new(),
                 known: map("known"),
             })
         });

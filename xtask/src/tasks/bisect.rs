@@ -5,18 +5,21 @@ use crate::config;
 use crate::ctx::Ctx;
 use crate::error::UserError;
 use crate::exit::ExitCode;
-use crate::flaky::bisect::{bisect, describe, predecessors, run_bound, Bisected};
+use crate::flaky::bisect::{
+    bisect, describe, find_setter, predecessors, run_bound, serial_predecessors, Bisected,
+};
 use crate::flaky::{find, last_run, not_found, plain_id, rootdir};
 use crate::python::env;
 use crate::signals;
 
-/// Exit codes: 0 when the polluter is found; 1 when the failure is not
+/// Exit codes: 0 when the polluter is found (or, for a test that fails
+/// alone, the earlier test of the serial order it needs to pass); 1 when the failure is not
 /// pollution by an earlier test in its process (it fails alone, it does not
 /// fail again after its predecessors, or nothing ran before it); 2 when the
 /// test is not in the last run's events or did not fail there.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit codes: 0 polluter found; 1 not caused by an earlier test in its \
+    after_help = "Exit codes: 0 polluter found (or, for a test that fails alone, the earlier test it needs); 1 not caused by an earlier test in its \
     process (fails alone, does not reproduce, or ran first); 2 the test is not in the last \
     run's events, or did not fail there."
 )]
@@ -65,6 +68,29 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         &suspects,
         &rootdir(ctx, &state),
     )?;
+    // Failing alone, or first in its process, it may need an earlier test
+    // of the serial order instead: look for that one before concluding.
+    let before = serial_predecessors(&state, &target);
+    let result = match result {
+        Bisected::FailsAlone { .. } | Bisected::RanFirst if !before.is_empty() => {
+            println!(
+                "bisect: looking among the {} test(s) before it in serial order for one it needs to run first (at most {} pytest runs)",
+                before.len(),
+                run_bound(before.len())
+            );
+            match find_setter(ctx, &config, &env, &target, &before, &rootdir(ctx, &state))? {
+                found @ Bisected::Found(_) => {
+                    print!(
+                        "{}",
+                        describe(&target, "in serial order", before.len(), &found)
+                    );
+                    return Ok(ExitCode::Ok);
+                }
+                _ => result,
+            }
+        }
+        other => other,
+    };
     print!("{}", describe(&target, &place, suspects.len(), &result));
     Ok(match result {
         Bisected::Found(_) => ExitCode::Ok,

@@ -95,6 +95,9 @@ pub struct Triaged {
     pub reruns: Vec<bool>,
     /// Listed under `[[flaky.known]]`: not counted in the rate.
     pub known: bool,
+    /// It failed alone but passed after the tests before it in serial order:
+    /// it needs one of them to set something up.
+    pub needs_setup: bool,
     /// Earlier triages in the history that named it.
     pub earlier: usize,
     /// `PYTEST_WORKERS=1 cargo xtask pytest -- <id>`.
@@ -201,7 +204,12 @@ pub fn triage(
             known: t.known,
         })
         .collect();
-    let rate = Rate::of(&judged, tests_run, config.flaky.threshold.value);
+    let rate = Rate::of(
+        &judged,
+        tests_run,
+        config.flaky.threshold.value,
+        last.parallel,
+    );
     let alert = rate.alert();
     let known = rate::known_status(&known_ids, &judged, |id| {
         state.tests.iter().any(|t| plain_id(&t.nodeid) == id)
@@ -345,13 +353,48 @@ fn rerun_failures(
                 .is_none_or(|t| t.outcome.is_failure());
             reruns.push(failed);
         }
+        let mut class = Class::of(&reruns, parallel);
+        // Failing alone is not yet real: after the tests before it in serial
+        // order it may pass, needing one of them to set something up.
+        let mut needs_setup = false;
+        if class == Class::Real && parallel {
+            let before = bisect::serial_predecessors(state, &node_id);
+            if !before.is_empty() {
+                let mut ids = before;
+                ids.push(node_id.clone());
+                let req = RunRequest::probe(
+                    format!("triage re-run of {node_id} after the tests before it in serial order"),
+                    "triage: in serial order, in a fresh process",
+                    Selection {
+                        ids,
+                        rootdir: rootdir.clone(),
+                        also: Vec::new(),
+                    },
+                    dir.join("serial-order"),
+                );
+                let rerun = run::run_suite(ctx, config, env, &req)?.state;
+                if signals::interrupted() {
+                    return Ok(None);
+                }
+                if rerun
+                    .tests
+                    .iter()
+                    .find(|t| plain_id(&t.nodeid) == node_id)
+                    .is_some_and(|t| !t.outcome.is_failure())
+                {
+                    class = Class::ParallelOnly;
+                    needs_setup = true;
+                }
+            }
+        }
         triaged.push(Triaged {
             serial_command: format!("PYTEST_WORKERS=1 cargo xtask pytest -- {}", quote(&node_id)),
-            class: Class::of(&reruns, parallel),
+            class,
             node_id,
             worker: test.worker.clone(),
             reruns,
             known: false,
+            needs_setup,
             earlier: 0,
             pytest_command,
             message: test.message.clone(),
@@ -379,13 +422,23 @@ fn bisect_each(
         let Some(test) = crate::flaky::find(state, &t.node_id) else {
             continue;
         };
-        let suspects = bisect::predecessors(state, test);
-        println!(
-            "triage: bisecting the {} test(s) that ran before `{}` in its process",
-            suspects.len(),
-            t.node_id
-        );
-        let result = bisect::bisect(ctx, config, env, &t.node_id, &suspects, &rootdir)?;
+        let result = if t.needs_setup {
+            let suspects = bisect::serial_predecessors(state, &t.node_id);
+            println!(
+                "triage: bisecting the {} test(s) before `{}` in serial order for the one it needs first",
+                suspects.len(),
+                t.node_id
+            );
+            bisect::find_setter(ctx, config, env, &t.node_id, &suspects, &rootdir)?
+        } else {
+            let suspects = bisect::predecessors(state, test);
+            println!(
+                "triage: bisecting the {} test(s) that ran before `{}` in its process",
+                suspects.len(),
+                t.node_id
+            );
+            bisect::bisect(ctx, config, env, &t.node_id, &suspects, &rootdir)?
+        };
         if signals::interrupted() {
             return Ok(false);
         }
@@ -448,7 +501,18 @@ fn history_data(
         polluters: triaged
             .iter()
             .filter_map(|t| match &t.bisected {
-                Some(Bisected::Found(f)) => Some((t.node_id.clone(), f.polluter.clone())),
+                Some(Bisected::Found(f)) if !f.setter => {
+                    Some((t.node_id.clone(), f.polluter.clone()))
+                }
+                _ => None,
+            })
+            .collect(),
+        setters: triaged
+            .iter()
+            .filter_map(|t| match &t.bisected {
+                Some(Bisected::Found(f)) if f.setter => {
+                    Some((t.node_id.clone(), f.polluter.clone()))
+                }
                 _ => None,
             })
             .collect(),
@@ -529,7 +593,9 @@ pub fn render_table(triaged: &[Triaged]) -> String {
     );
     for t in triaged {
         let polluter = match &t.bisected {
+            Some(Bisected::Found(f)) if f.setter => format!("; needs `{}` first", f.polluter),
             Some(Bisected::Found(f)) => format!("; polluter `{}`", f.polluter),
+            _ if t.needs_setup => "; fails alone, passes after the tests before it".to_string(),
             _ => String::new(),
         };
         let _ = writeln!(
@@ -637,6 +703,10 @@ fn issue_fields(t: &Triaged, repeat: u32, first_seen: &dyn Fn(&str) -> String) -
         Class::Real => "always failing".to_string(),
     };
     let polluter = match &t.bisected {
+        Some(Bisected::Found(f)) if f.setter => format!(
+            "none; it fails alone and needs `{}` to run first (it depends on state that test sets up; `{}`)",
+            f.polluter, f.reproduce
+        ),
         Some(Bisected::Found(f)) => format!(
             "`{}` ({}; `{}`)",
             f.polluter,

@@ -498,3 +498,83 @@ fn rollback_refuses_uncommitted_changes_to_the_workers_it_would_overwrite() {
     test.run_args(&["rollback", "--undo"]).status(0);
     assert_eq!(test.read("testing.toml"), elsewhere);
 }
+
+/// A brittle test that needs an earlier test's state fails in parallel and
+/// alone, and passes in serial order: triage calls it parallel-only (not a
+/// real failure) and bisect names the test it needs, in at most
+/// ⌈log₂ n⌉ + 2 pytest runs.
+#[test]
+fn a_test_that_needs_an_earlier_one_is_parallel_only_and_its_setter_is_named() {
+    let test = Test::fixture("setter").xdist();
+    let brittle = "tests/test_b_brittle.py::test_formats_with_the_configured_locale";
+    let setter = "tests/test_a_setup.py::test_configures_the_locale";
+    // Serially, in collection order, everything passes.
+    test.run_args(&["pytest"]).status(0);
+    // In parallel, each file on its own worker: the brittle test fails.
+    let run = test.run_args(&[
+        "pytest-parallel",
+        "--workers",
+        "2",
+        "--dist",
+        "loadfile",
+        "--order",
+        "collection",
+    ]);
+    run.status(1);
+    assert_ne!(worker(&test, brittle), worker(&test, setter));
+
+    let triage = test.run_args(&["triage", "--bisect"]);
+    triage.status(3);
+    let out = triage.stdout();
+    let row = row(&out, brittle);
+    assert!(
+        row.contains(
+            "| parallel-only; needs `tests/test_a_setup.py::test_configures_the_locale` first |"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("real failure"), "{out}");
+    assert!(
+        out.contains("bisecting the 3 test(s) before `tests/test_b_brittle.py::test_formats_with_the_configured_locale` in serial order"),
+        "{out}"
+    );
+    let bisect_runs = std::fs::read_dir(test.path().join("reports/bisect"))
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("run-"))
+        .count();
+    assert!(
+        bisect_runs <= 4,
+        "{bisect_runs} runs for 3 suspects (bound 4)"
+    );
+    let record = history(&test).pop().unwrap();
+    assert_eq!(record["triage"]["setters"][brittle], setter);
+
+    // `cargo xtask bisect` names it too.
+    let bisect = test.run_args(&["bisect", brittle]);
+    bisect.status(0);
+    assert!(
+        bisect
+            .stdout()
+            .contains(&format!("bisect: setter: `{setter}`")),
+        "{}",
+        bisect.stdout()
+    );
+}
+
+/// After a serial run, triage never advises rolling back to serial: its
+/// order-dependent or flaky failures are fixed, not rolled back.
+#[test]
+fn triage_after_a_serial_run_advises_no_rollback() {
+    let test = pollution("\n[flaky]\nthreshold = 0.01\n");
+    test.run_args(&["pytest"]).status(1);
+    let triage = test.run_args(&["triage"]);
+    triage.status(1);
+    let out = triage.stdout();
+    assert!(
+        out.contains("the run was serial: no rollback is advised"),
+        "{out}"
+    );
+    assert!(!out.contains("Rollback procedure"), "{out}");
+}
