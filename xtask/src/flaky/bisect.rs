@@ -95,8 +95,17 @@ pub fn dir(ctx: &Ctx, config: &Config) -> PathBuf {
     ctx.root.join(&config.reports.dir.value).join("bisect")
 }
 
-/// Finds the test among `suspects` that makes `target` fail when it runs
-/// earlier in the same process.
+/// What a bisection looks for among the tests before the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Culprit {
+    /// The test that makes it fail when it runs earlier in the same process.
+    Polluter,
+    /// The test it needs to run earlier to pass (it fails alone).
+    Setter,
+}
+
+/// Finds the polluter among `suspects` (the tests before `target` in its
+/// process).
 pub fn bisect(
     ctx: &Ctx,
     config: &Config,
@@ -105,33 +114,27 @@ pub fn bisect(
     suspects: &[String],
     rootdir: &Path,
 ) -> anyhow::Result<Bisected> {
-    search(ctx, config, env, target, suspects, rootdir, false)
+    search(
+        ctx,
+        config,
+        env,
+        (target, Culprit::Polluter),
+        suspects,
+        rootdir,
+    )
 }
 
-/// Finds the test among `suspects` (the tests before `target` in serial
-/// order) that `target` needs to run first to pass.
-pub fn find_setter(
+/// Finds the `culprit` of `target` among `suspects`: for a setter, the test
+/// whose presence makes `target` pass; for a polluter, fail.
+pub fn search(
     ctx: &Ctx,
     config: &Config,
     env: &PythonEnv,
-    target: &str,
+    (target, culprit): (&str, Culprit),
     suspects: &[String],
     rootdir: &Path,
 ) -> anyhow::Result<Bisected> {
-    search(ctx, config, env, target, suspects, rootdir, true)
-}
-
-/// The bisection both ways: `setter` looks for the test whose presence makes
-/// `target` pass, else for the one whose presence makes it fail.
-fn search(
-    ctx: &Ctx,
-    config: &Config,
-    env: &PythonEnv,
-    target: &str,
-    suspects: &[String],
-    rootdir: &Path,
-    setter: bool,
-) -> anyhow::Result<Bisected> {
+    let setter = culprit == Culprit::Setter;
     if suspects.is_empty() {
         return Ok(Bisected::RanFirst);
     }

@@ -6,7 +6,7 @@ use crate::ctx::Ctx;
 use crate::error::UserError;
 use crate::exit::ExitCode;
 use crate::flaky::bisect::{
-    bisect, describe, find_setter, predecessors, run_bound, serial_predecessors, Bisected,
+    bisect, describe, predecessors, run_bound, search, serial_predecessors, Bisected, Culprit,
 };
 use crate::flaky::{find, last_run, not_found, plain_id, rootdir};
 use crate::python::env;
@@ -78,7 +78,14 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
                 before.len(),
                 run_bound(before.len())
             );
-            match find_setter(ctx, &config, &env, &target, &before, &rootdir(ctx, &state))? {
+            match search(
+                ctx,
+                &config,
+                &env,
+                (&target, Culprit::Setter),
+                &before,
+                &rootdir(ctx, &state),
+            )? {
                 found @ Bisected::Found(_) => {
                     print!(
                         "{}",

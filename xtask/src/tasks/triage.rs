@@ -429,7 +429,14 @@ fn bisect_each(
                 suspects.len(),
                 t.node_id
             );
-            bisect::find_setter(ctx, config, env, &t.node_id, &suspects, &rootdir)?
+            bisect::search(
+                ctx,
+                config,
+                env,
+                (&t.node_id, bisect::Culprit::Setter),
+                &suspects,
+                &rootdir,
+            )?
         } else {
             let suspects = bisect::predecessors(state, test);
             println!(

@@ -511,16 +511,7 @@ fn a_test_that_needs_an_earlier_one_is_parallel_only_and_its_setter_is_named() {
     // Serially, in collection order, everything passes.
     test.run_args(&["pytest"]).status(0);
     // In parallel, each file on its own worker: the brittle test fails.
-    let run = test.run_args(&[
-        "pytest-parallel",
-        "--workers",
-        "2",
-        "--dist",
-        "loadfile",
-        "--order",
-        "collection",
-    ]);
-    run.status(1);
+    parallel_run(&test, &[]);
     assert_ne!(worker(&test, brittle), worker(&test, setter));
 
     let triage = test.run_args(&["triage", "--bisect"]);
