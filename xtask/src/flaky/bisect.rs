@@ -9,7 +9,7 @@
 //!
 //! The other direction: a test that fails alone but passes after the tests
 //! that precede it in serial (collection) order needs one of them to set
-//! something up. [`find_setter`] names that test in the same bound: one run
+//! something up. [`search`] for a [`Culprit::Setter`] names that test in the same bound: one run
 //! after all of them (it must pass), one alone (it must fail), then one per
 //! halving.
 
