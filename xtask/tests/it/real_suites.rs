@@ -113,11 +113,15 @@ fn check(name: &str, version: &str) {
     );
     let plain = plain_collection(&root);
     assert!(!plain.is_empty(), "{name}: plain pytest collects nothing");
-    for engine in ["xdist", "shards"] {
-        let run = xtask(
-            &root,
-            &["pytest-parallel", "--engine", engine, "--workers", "2"],
-        );
+    // Each engine, then the default (`parallel.engine = auto`, no flags),
+    // which chooses from the runs recorded before it.
+    for engine in ["xdist", "shards", "default"] {
+        let args: &[&str] = if engine == "default" {
+            &["pytest-parallel"]
+        } else {
+            &["pytest-parallel", "--engine", engine, "--workers", "2"]
+        };
+        let run = xtask(&root, args);
         let stdout = String::from_utf8_lossy(&run.stdout);
         assert!(
             matches!(run.status.code(), Some(0 | 1)),
