@@ -277,6 +277,9 @@ impl Invocation {
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.python);
         cmd.args(&self.args).current_dir(&self.cwd);
+        // The xtask has already turned PYTEST_WORKERS into `--numprocesses`:
+        // a pytest the tests start themselves must not take it up again.
+        cmd.env_remove(crate::workers::ENV_VAR);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

@@ -41,8 +41,18 @@ pub fn ensure(ctx: &Ctx, config: &Config) -> anyhow::Result<PythonEnv> {
     ensure_with(ctx, config, false)
 }
 
-/// Like [`ensure`]; `force` re-installs even when the stamp matches.
+/// Like [`ensure`]; `force` re-installs even when the stamp matches. An
+/// environment the xtask manages (`setup.enabled`) also gets the hook that
+/// makes plain `pytest` honour `PYTEST_WORKERS`.
 pub fn ensure_with(ctx: &Ctx, config: &Config, force: bool) -> anyhow::Result<PythonEnv> {
+    let env = prepare(ctx, config, force)?;
+    if config.setup.enabled {
+        super::workers_plugin::install(&ctx.root.join(&config.project.venv.value))?;
+    }
+    Ok(env)
+}
+
+fn prepare(ctx: &Ctx, config: &Config, force: bool) -> anyhow::Result<PythonEnv> {
     let started = Instant::now();
     let venv = ctx.root.join(&config.project.venv.value);
     let python = venv.join("bin").join("python");

@@ -6,3 +6,4 @@ pub mod child;
 pub mod collect;
 pub mod env;
 pub mod plugin;
+pub mod workers_plugin;

@@ -1,7 +1,7 @@
 //! The xtask's own pytest plugin (`plugin/xtask_events.py`): embedded in
 //! the binary, written on first use into a directory of the xtask's cache
 //! named after its content, and loaded with `-p xtask_events` from
-//! `PYTHONPATH`. Nothing is installed into the project's environment.
+//! `PYTHONPATH`; it is not installed into the project's environment.
 
 use std::path::{Path, PathBuf};
 

@@ -145,3 +145,76 @@ fn set_parametrization_collects_identically_in_every_worker() {
     run.status(0);
     assert!(run.stdout().contains("8 passed"), "{}", run.stdout());
 }
+
+/// Plain pytest (the console script, and `python -m pytest`) in the
+/// environment the xtask set up: what it records with `PYTEST_WORKERS` set.
+fn plain_pytest(
+    value: Option<&str>,
+    module: bool,
+    args: &[&str],
+) -> (i32, Option<serde_json::Value>, String) {
+    let test = Test::fixture("basic");
+    let record = test.path().join("record.json");
+    let venv = crate::support::shared_venv();
+    let mut cmd = if module {
+        let mut cmd = std::process::Command::new(venv.join("bin/python"));
+        cmd.args(["-m", "pytest"]);
+        cmd
+    } else {
+        std::process::Command::new(venv.join("bin/pytest"))
+    };
+    cmd.args(["-p", "no:cacheprovider", "-q"])
+        .args(args)
+        .current_dir(test.path())
+        .env("XTASK_TEST_RECORD", &record)
+        .env_remove("PYTEST_WORKERS");
+    if let Some(v) = value {
+        cmd.env("PYTEST_WORKERS", v);
+    }
+    let out = cmd.output().unwrap();
+    let recorded = std::fs::read_to_string(&record)
+        .ok()
+        .map(|t| serde_json::from_str(&t).unwrap());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), recorded, text)
+}
+
+#[test]
+fn plain_pytest_honours_pytest_workers_like_the_tasks() {
+    for module in [false, true] {
+        let (code, r, out) = plain_pytest(Some("2"), module, &[]);
+        assert_eq!(code, 0, "{out}");
+        let r = r.unwrap();
+        assert_eq!(
+            (r["numprocesses"].as_u64(), r["dist"].as_str()),
+            (Some(2), Some("loadscope")),
+            "{out}"
+        );
+        assert!(out.contains("13 passed, 1 skipped"), "{out}");
+    }
+    let (_, r, _) = plain_pytest(Some("auto"), false, &[]);
+    assert_eq!(r.unwrap()["distributed"], usable() >= 2);
+    for serial in [None, Some("1"), Some("")] {
+        let (code, r, out) = plain_pytest(serial, false, &[]);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(
+            r.unwrap()["distributed"],
+            false,
+            "PYTEST_WORKERS={serial:?}"
+        );
+    }
+    // The command line wins over the variable.
+    let (_, r, _) = plain_pytest(Some("2"), false, &["-n", "0"]);
+    assert_eq!(r.unwrap()["distributed"], false);
+    // The same validation as the tasks, as a pytest usage error.
+    let (code, _, out) = plain_pytest(Some("lots"), false, &[]);
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains("PYTEST_WORKERS=`lots` is not a valid worker count: expected `auto` or a whole number from 1 to 512"),
+        "{out}"
+    );
+}
