@@ -25,6 +25,9 @@ pub struct Ci {
     pub shards: Setting<i64>,
     /// The runner label every job runs on.
     pub runs_on: Setting<String>,
+    /// The default branch: pushes to it run the workflow (pull requests run
+    /// it too, once, not again for their branch's pushes).
+    pub branch: Setting<String>,
 }
 
 impl Default for Ci {
@@ -34,6 +37,7 @@ impl Default for Ci {
             python_version: Setting::new(PythonVersion("3.11".into())),
             shards: Setting::new(1),
             runs_on: Setting::new("ubuntu-latest".into()),
+            branch: Setting::new("main".into()),
         }
     }
 }
@@ -107,12 +111,13 @@ impl Ci {
                 &self.python_version.span,
             ),
             ("ci.runs-on", &self.runs_on.value, &self.runs_on.span),
+            ("ci.branch", &self.branch.value, &self.branch.span),
         ] {
             if value.trim().is_empty() || value.contains(char::is_whitespace) {
                 return Err(err(
                     span.clone(),
                     format!("`{key} = \"{value}\"` is not a usable value"),
-                    "give one word, e.g. \"3.11\" or \"ubuntu-latest\", or remove the key to use the default",
+                    "give one word, e.g. \"3.11\", \"ubuntu-latest\" or \"main\", or remove the key to use the default",
                 ));
             }
         }
@@ -132,5 +137,6 @@ mod tests {
         assert_eq!(parsed.python_version.value, default.python_version.value);
         assert_eq!(parsed.shards.value, default.shards.value);
         assert_eq!(parsed.runs_on.value, default.runs_on.value);
+        assert_eq!(parsed.branch.value, default.branch.value);
     }
 }

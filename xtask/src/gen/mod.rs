@@ -16,6 +16,8 @@ mod readme;
 mod workflow;
 pub mod write;
 
+pub use workflow::orphans;
+
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -295,6 +297,7 @@ struct Facts {
     workflow_path: String,
     python_version: String,
     runs_on: String,
+    branch: String,
     shards: i64,
     flaky_threshold: String,
     known_flaky: Vec<KnownView>,
@@ -410,6 +413,7 @@ fn facts(config: &Config) -> Facts {
         workflow_path: config.ci.workflow_path(),
         python_version: config.ci.python_version.value.0.clone(),
         runs_on: config.ci.runs_on.value.clone(),
+        branch: config.ci.branch.value.clone(),
         shards: config.ci.shards.value,
         flaky_threshold: number(config.flaky.threshold.value * 100.0),
         known_flaky,

@@ -64,3 +64,29 @@ pub fn render(config: &Config) -> String {
         ),
     )
 }
+
+/// Workflows `gen` wrote under another `ci.name`: files in
+/// `.github/workflows/` with the generated header (untouched since) that are
+/// not the current workflow. Renaming `ci.name` must not leave the old one
+/// running beside the new.
+pub fn orphans(root: &std::path::Path, config: &Config) -> Vec<String> {
+    let current = config.ci.workflow_path();
+    let dir = root.join(".github/workflows");
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = format!(".github/workflows/{name}");
+            let is_yaml = name.ends_with(".yml") || name.ends_with(".yaml");
+            let text = std::fs::read_to_string(entry.path()).ok()?;
+            (is_yaml
+                && rel != current
+                && super::header::ownership(COMMENT, &text) == super::header::Ownership::Generated)
+                .then_some(rel)
+        })
+        .collect();
+    found.sort();
+    found
+}

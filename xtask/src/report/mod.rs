@@ -469,3 +469,104 @@ mod tests {
         );
     }
 }
+
+/// Prints an annotation for each of the run's first 50 failures (GitHub
+/// shows no more per step).
+pub fn annotate_failures(state: &RunState, root: &std::path::Path) {
+    let rootdir = state
+        .rootdir()
+        .map_or_else(|| root.to_path_buf(), std::path::PathBuf::from);
+    for test in state.failures().take(50) {
+        eprintln!("{}", annotation(test, root, &rootdir));
+    }
+}
+
+/// A GitHub Actions annotation for a failed test: on the file and line where
+/// it failed (from its event's one-line message, `path:line: text`, else its
+/// node id's file), relative to the project root.
+pub fn annotation(test: &TestResult, root: &std::path::Path, rootdir: &std::path::Path) -> String {
+    let escape_data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let escape_property = |s: &str| escape_data(s).replace(':', "%3A").replace(',', "%2C");
+    let located = test.message.as_deref().and_then(|m| {
+        let mut search = 0;
+        while let Some(i) = m[search..].find(':').map(|i| i + search) {
+            let rest = &m[i + 1..];
+            let digits = rest.chars().take_while(char::is_ascii_digit).count();
+            if digits > 0 && rest[digits..].starts_with(':') {
+                return Some((&m[..i], &rest[..digits], rest[digits + 1..].trim()));
+            }
+            search = i + 1;
+        }
+        None
+    });
+    let (file, line, text) = match located {
+        Some((file, line, text)) => (file.to_string(), Some(line), text.to_string()),
+        None => (
+            test.nodeid
+                .split("::")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            None,
+            test.message.clone().unwrap_or_default(),
+        ),
+    };
+    let absolute = rootdir.join(&file);
+    let file = absolute
+        .strip_prefix(root)
+        .map_or(file.clone(), |p| p.display().to_string());
+    let what = if test.crashed { "CRASHED" } else { "FAILED" };
+    format!(
+        "::error file={},{}title={}::{}",
+        escape_property(&file),
+        line.map(|l| format!("line={l},")).unwrap_or_default(),
+        escape_property(&format!("{what} {}", test.nodeid)),
+        escape_data(if text.is_empty() { what } else { &text })
+    )
+}
+
+#[cfg(test)]
+mod annotation_tests {
+    use super::*;
+    use std::path::Path;
+
+    fn failed(id: &str, message: Option<&str>) -> TestResult {
+        TestResult {
+            nodeid: id.into(),
+            outcome: Outcome::Failed,
+            duration: 0.0,
+            worker: None,
+            process: 0,
+            start: None,
+            stop: None,
+            message: message.map(str::to_string),
+            longrepr: None,
+            crashed: false,
+            crashes: 0,
+            subtests: Vec::new(),
+            subtest_counts: Default::default(),
+        }
+    }
+
+    #[test]
+    fn annotations_point_at_the_failing_line() {
+        let root = Path::new("/repo");
+        let test = failed(
+            "tests/test_a.py::test_x[a,b]",
+            Some("/repo/tests/test_a.py:12: AssertionError: 1 != 2\nmore"),
+        );
+        assert_eq!(
+            annotation(&test, root, root),
+            "::error file=tests/test_a.py,line=12,title=FAILED tests/test_a.py%3A%3Atest_x[a%2Cb]::AssertionError: 1 != 2%0Amore"
+        );
+        let bare = failed("pkg/tests/test_b.py::test_y", None);
+        assert_eq!(
+            annotation(&bare, root, &root.join("pkg")),
+            "::error file=pkg/pkg/tests/test_b.py,title=FAILED pkg/tests/test_b.py%3A%3Atest_y::FAILED"
+        );
+    }
+}

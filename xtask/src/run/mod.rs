@@ -687,6 +687,9 @@ fn render(input: RenderInput) {
         output_tail,
     } = input;
     let paths = &req.reports;
+    if ctx.github_actions && req.summary == SummaryMode::Full {
+        crate::report::annotate_failures(state, &ctx.root);
+    }
     let rel = |p: &Path| relative(p, &ctx.root).display().to_string();
     if req.summary == SummaryMode::Brief {
         let cov = coverage

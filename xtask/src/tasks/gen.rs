@@ -31,5 +31,36 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let inputs = gen::Inputs::read(&ctx.root, &config)?;
     let outputs = gen::all(&config, &inputs);
     let planned = gen::write::plan(&ctx.root, &outputs)?;
-    gen::write::apply(&planned, &ctx.root, mode, args.force)
+    let orphans = gen::orphans(&ctx.root, &config);
+    match mode {
+        Mode::Check if !orphans.is_empty() => {
+            // Report the rest too, then fail on the orphans.
+            gen::write::apply(&planned, &ctx.root, mode, args.force)?;
+            for path in &orphans {
+                eprintln!(
+                    "error: `{path}` was generated for another `ci.name` (now `{}`): it would still run",
+                    config.ci.name.value
+                );
+            }
+            eprintln!("hint: run `cargo xtask gen` to remove it, and commit the result");
+            Ok(ExitCode::TestsFailed)
+        }
+        Mode::DryRun => {
+            for path in &orphans {
+                println!("would remove: {path} (generated for another `ci.name`)");
+            }
+            gen::write::apply(&planned, &ctx.root, mode, args.force)
+        }
+        Mode::Write => {
+            let code = gen::write::apply(&planned, &ctx.root, mode, args.force)?;
+            if code == ExitCode::Ok {
+                for path in &orphans {
+                    std::fs::remove_file(ctx.root.join(path))?;
+                    println!("removed: {path} (generated for another `ci.name`)");
+                }
+            }
+            Ok(code)
+        }
+        Mode::Check => gen::write::apply(&planned, &ctx.root, mode, args.force),
+    }
 }

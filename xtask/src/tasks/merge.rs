@@ -117,6 +117,9 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     for t in state.failures().take(20) {
         println!("FAILED {}", t.nodeid);
     }
+    if ctx.github_actions {
+        crate::report::annotate_failures(&state, &ctx.root);
+    }
     println!(
         "result: {}",
         if code == ExitCode::Ok {

@@ -188,7 +188,13 @@ fn succeeds(cmd: &mut Command) -> String {
 
 #[test]
 fn actionlint_and_the_workflow_schema_accept_the_workflows() {
-    for test in [repo_config_project(), project(SHARDED)] {
+    // The repository's own (one job), a sharded one with a service
+    // container, and one of four workers without coverage.
+    for test in [
+        repo_config_project(),
+        project(SHARDED),
+        project(PARALLEL_NO_COVERAGE),
+    ] {
         gen(&test);
         let workflow = test.path().join(".github/workflows/tests.yml");
         let findings = succeeds(tool("actionlint").arg("-no-color").arg(&workflow));
@@ -620,4 +626,42 @@ fn bad_ci_flaky_and_docs_settings_point_at_testing_toml() {
         report.push_str(&format!("{body}---\n{}\n", run.stderr()));
     }
     insta::assert_snapshot!(report);
+}
+
+/// Renaming `ci.name` does not leave the old workflow running: `gen --check`
+/// names it, `gen` removes it.
+#[test]
+fn a_workflow_generated_under_an_old_name_is_removed() {
+    let test = repo_config_project();
+    gen(&test);
+    let config = test
+        .read("testing.toml")
+        .replace("name = \"tests\"", "name = \"checks\"");
+    let test = test.write("testing.toml", &config);
+    let check = test.run_args(&["gen", "--check"]);
+    check.status(1);
+    assert!(
+        check.stderr().contains(
+            "error: `.github/workflows/tests.yml` was generated for another `ci.name` (now `checks`): it would still run"
+        ),
+        "{}",
+        check.stderr()
+    );
+    let run = test.run_args(&["gen"]);
+    run.status(0);
+    assert!(
+        run.stdout()
+            .contains("removed: .github/workflows/tests.yml"),
+        "{}",
+        run.stdout()
+    );
+    assert!(!test.path().join(".github/workflows/tests.yml").exists());
+    assert!(test.path().join(".github/workflows/checks.yml").exists());
+    test.run_args(&["gen", "--check"]).status(0);
+    // A workflow someone else wrote is never touched.
+    let test = test.write(
+        ".github/workflows/release.yml",
+        "name: release\non: push\njobs: {}\n",
+    );
+    test.run_args(&["gen", "--check"]).status(0);
 }

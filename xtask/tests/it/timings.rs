@@ -192,3 +192,23 @@ fn a_regression_is_said_on_the_console_and_annotated() {
         .read("reports/ci_timings.md")
         .contains("> **Regression:**"));
 }
+
+/// Under GitHub Actions a failing test is an annotation on its file and line.
+#[test]
+fn failing_tests_are_annotations_on_their_lines() {
+    let test = Test::fixture("basic")
+        .write(
+            "tests/test_fail.py",
+            "def test_fails():\n    assert 1 == 2, 'one is not two'\n",
+        )
+        .env("GITHUB_ACTIONS", "true");
+    let run = test.run_args(&["pytest"]);
+    run.status(1);
+    assert!(
+        run.stderr().contains(
+            "::error file=tests/test_fail.py,line=2,title=FAILED tests/test_fail.py%3A%3Atest_fails::AssertionError: one is not two"
+        ),
+        "{}",
+        run.stderr()
+    );
+}
