@@ -28,6 +28,9 @@ pub struct Ci {
     /// The default branch: pushes to it run the workflow (pull requests run
     /// it too, once, not again for their branch's pushes).
     pub branch: Setting<String>,
+    /// When a serial run with coverage refreshes the baseline parallel runs
+    /// are compared with (a cron schedule, UTC); empty: never on a schedule.
+    pub serial_baseline: Setting<String>,
 }
 
 impl Default for Ci {
@@ -38,6 +41,7 @@ impl Default for Ci {
             shards: Setting::new(1),
             runs_on: Setting::new("ubuntu-latest".into()),
             branch: Setting::new("main".into()),
+            serial_baseline: Setting::new("0 4 * * 1".into()),
         }
     }
 }
@@ -104,6 +108,14 @@ impl Ci {
                 &format!("use a whole number from 1 (one job) to {MAX_SHARDS}"),
             ));
         }
+        let cron = self.serial_baseline.value.trim();
+        if !cron.is_empty() && cron.split_whitespace().count() != 5 {
+            return Err(err(
+                self.serial_baseline.span.clone(),
+                format!("`ci.serial-baseline = \"{cron}\"` is not a cron schedule"),
+                "give five fields, minute hour day month weekday (UTC), e.g. \"0 4 * * 1\" for Mondays at 04:00, or \"\" for none",
+            ));
+        }
         for (key, value, span) in [
             (
                 "ci.python-version",
@@ -138,5 +150,6 @@ mod tests {
         assert_eq!(parsed.shards.value, default.shards.value);
         assert_eq!(parsed.runs_on.value, default.runs_on.value);
         assert_eq!(parsed.branch.value, default.branch.value);
+        assert_eq!(parsed.serial_baseline.value, default.serial_baseline.value);
     }
 }

@@ -36,6 +36,10 @@ const CASES: &[(&str, &str)] = &[
     ("engine as a number", "[parallel]\nengine = 1\n"),
     ("unknown engine", "[parallel]\nengine = \"shard\"\n"),
     ("unquoted python version", "[ci]\npython-version = 3.10\n"),
+    (
+        "serial baseline not a cron",
+        "[ci]\nserial-baseline = \"weekly\"\n",
+    ),
 ];
 
 #[test]
