@@ -31,6 +31,9 @@ pub struct Ci {
     /// When a serial run with coverage refreshes the baseline parallel runs
     /// are compared with (a cron schedule, UTC); empty: never on a schedule.
     pub serial_baseline: Setting<String>,
+    /// Python versions the tests job runs on, one job each (a matrix);
+    /// empty: `python-version` alone.
+    pub python_matrix: Setting<Vec<String>>,
 }
 
 impl Default for Ci {
@@ -42,6 +45,7 @@ impl Default for Ci {
             runs_on: Setting::new("ubuntu-latest".into()),
             branch: Setting::new("main".into()),
             serial_baseline: Setting::new("0 4 * * 1".into()),
+            python_matrix: Setting::new(Vec::new()),
         }
     }
 }
@@ -108,6 +112,25 @@ impl Ci {
                 &format!("use a whole number from 1 (one job) to {MAX_SHARDS}"),
             ));
         }
+        if !self.python_matrix.value.is_empty() && self.shards.value > 1 {
+            return Err(err(
+                self.python_matrix.span.clone(),
+                "`ci.python-matrix` cannot be combined with `ci.shards` above 1".to_string(),
+                "run the matrix in one job per version (ci.shards = 1), or shard one version (remove ci.python-matrix)",
+            ));
+        }
+        if let Some(bad) = self
+            .python_matrix
+            .value
+            .iter()
+            .find(|v| v.trim().is_empty() || v.contains(char::is_whitespace))
+        {
+            return Err(err(
+                self.python_matrix.span.clone(),
+                format!("`ci.python-matrix` has an unusable version `{bad}`"),
+                "list versions in quotes, e.g. [\"3.11\", \"3.12\"]",
+            ));
+        }
         let cron = self.serial_baseline.value.trim();
         if !cron.is_empty() && cron.split_whitespace().count() != 5 {
             return Err(err(
@@ -151,5 +174,6 @@ mod tests {
         assert_eq!(parsed.runs_on.value, default.runs_on.value);
         assert_eq!(parsed.branch.value, default.branch.value);
         assert_eq!(parsed.serial_baseline.value, default.serial_baseline.value);
+        assert_eq!(parsed.python_matrix.value, default.python_matrix.value);
     }
 }

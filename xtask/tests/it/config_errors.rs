@@ -40,6 +40,10 @@ const CASES: &[(&str, &str)] = &[
         "serial baseline not a cron",
         "[ci]\nserial-baseline = \"weekly\"\n",
     ),
+    (
+        "python matrix with shards",
+        "[ci]\nshards = 2\npython-matrix = [\"3.11\", \"3.12\"]\n",
+    ),
 ];
 
 #[test]

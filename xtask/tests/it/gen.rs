@@ -190,10 +190,15 @@ fn succeeds(cmd: &mut Command) -> String {
 fn actionlint_and_the_workflow_schema_accept_the_workflows() {
     // The repository's own (one job), a sharded one with a service
     // container, and one of four workers without coverage.
+    let matrix = project(&PARALLEL_NO_COVERAGE.replace(
+        "[ci]\n",
+        "[ci]\npython-matrix = [\"3.11\", \"3.12\"]\nserial-baseline = \"\"\n",
+    ));
     for test in [
         repo_config_project(),
         project(SHARDED),
         project(PARALLEL_NO_COVERAGE),
+        matrix,
     ] {
         gen(&test);
         let workflow = test.path().join(".github/workflows/tests.yml");
@@ -204,6 +209,19 @@ fn actionlint_and_the_workflow_schema_accept_the_workflows() {
                 .args(["--builtin-schema", "vendor.github-workflows"])
                 .arg(&workflow),
         );
+        let text = test.read(".github/workflows/tests.yml");
+        if text.contains("python: [") {
+            assert!(text.contains("python: [\"3.11\", \"3.12\"]"), "{text}");
+            assert!(
+                text.contains("tests-timings-py${{ matrix.python }}-"),
+                "{text}"
+            );
+            assert!(
+                text.contains("name: test-reports-py${{ matrix.python }}"),
+                "{text}"
+            );
+            assert!(!text.contains("schedule:"), "{text}");
+        }
     }
 }
 
