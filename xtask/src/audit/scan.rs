@@ -396,6 +396,16 @@ impl<'s> Scan<'s> {
             .push(Finding::at(rule, start, end, message, hint));
     }
 
+    /// `node` changes `what` (the environment, `sys.path`, …) for every later
+    /// test in the worker.
+    pub(in crate::audit) fn report_global_change(&mut self, rule: Rule, node: Node, what: &str) {
+        let message = format!(
+            "`{}` changes {what} for every later test in this worker",
+            one_line(self.text(node))
+        );
+        self.report(rule, node, message, None);
+    }
+
     /// Applies suppressions and the deferred module-state findings.
     pub(in crate::audit) fn finish(mut self) -> Scanned {
         let managed: HashSet<&str> = self

@@ -56,15 +56,7 @@ impl<'s> Scan<'s> {
                         ),
                     };
                     if mutating {
-                        self.report(
-                            rule,
-                            node,
-                            format!(
-                                "`{}` changes {what} for every later test in this worker",
-                                one_line(self.text(node))
-                            ),
-                            None,
-                        );
+                        self.report_global_change(rule, node, what);
                     }
                 }
                 if MUTATORS.contains(&method) {
@@ -93,15 +85,7 @@ impl<'s> Scan<'s> {
         };
 
         if dotted_is(&q, "os.putenv") || dotted_is(&q, "os.unsetenv") {
-            self.report(
-                Rule::OsEnvironMutation,
-                node,
-                format!(
-                    "`{}` changes the process environment for every later test in this worker",
-                    one_line(self.text(node))
-                ),
-                None,
-            );
+            self.report_global_change(Rule::OsEnvironMutation, node, "the process environment");
         }
         if dotted_is(&q, "os.chdir") || dotted_is(&q, "os.fchdir") {
             self.report(

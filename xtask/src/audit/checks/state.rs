@@ -202,15 +202,7 @@ impl<'s> Scan<'s> {
             if let Some(q) = self.qualified(target) {
                 if let Some((rule, what)) = process_global(&q) {
                     if subscripted || target.kind() == "attribute" {
-                        self.report(
-                            rule,
-                            node,
-                            format!(
-                                "`{}` changes {what} for every later test in this worker",
-                                one_line(self.text(node))
-                            ),
-                            None,
-                        );
+                        self.report_global_change(rule, node, what);
                     }
                 }
             }
@@ -265,15 +257,7 @@ impl<'s> Scan<'s> {
                 continue;
             };
             if let Some((rule, what)) = self.qualified(value).and_then(|q| process_global(&q)) {
-                self.report(
-                    rule,
-                    node,
-                    format!(
-                        "`{}` changes {what} for every later test in this worker",
-                        one_line(self.text(node))
-                    ),
-                    None,
-                );
+                self.report_global_change(rule, node, what);
             }
             self.module_mutation(value, node, at);
         }
