@@ -186,6 +186,17 @@ pub struct Finish {
     pub time: f64,
 }
 
+/// Appends the event stream at `path` (missing: nothing) to `stream`, one
+/// process after another: a torn last line of a process that died
+/// mid-write ends where it was torn, so the next process starts a new line.
+pub fn append_stream(stream: &mut Vec<u8>, path: &Path) {
+    let mut text = std::fs::read(path).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with(b"\n") {
+        text.push(b'\n');
+    }
+    stream.extend(text);
+}
+
 /// Parses one line; `None` for a line that is not a complete event (a torn
 /// last line of a process that died mid-write).
 pub fn parse_line(line: &str) -> Option<Event> {

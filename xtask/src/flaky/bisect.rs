@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::error::UserError;
 use crate::fsx::{self, relative};
-use crate::python::argv::{quote, Selection};
+use crate::python::argv::quote;
 use crate::python::env::PythonEnv;
 use crate::report::{RunState, TestResult};
 use crate::run::{self, RunRequest};
@@ -238,11 +238,8 @@ fn request(title: String, ids: Vec<String>, rootdir: &Path, dir: PathBuf) -> Run
     RunRequest::probe(
         title,
         "bisect: one process, tests in the given order",
-        Selection {
-            ids,
-            rootdir: rootdir.to_path_buf(),
-            also: Vec::new(),
-        },
+        ids,
+        rootdir,
         dir,
     )
 }

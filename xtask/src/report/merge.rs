@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::durations::{self, Durations};
 use crate::error::UserError;
 use crate::exit::ExitCode;
+use crate::python::argv::ReportPaths;
 use crate::report::history;
 use crate::report::RunState;
 
@@ -196,11 +197,7 @@ fn check_each_once(shards: &[ShardReports], total: u16) -> Result<(), UserError>
 pub fn events(shards: &[ShardReports]) -> (Vec<u8>, RunState) {
     let mut stream = Vec::new();
     for s in shards {
-        let mut text = std::fs::read(s.dir.join("events.jsonl")).unwrap_or_default();
-        if !text.is_empty() && !text.ends_with(b"\n") {
-            text.push(b'\n');
-        }
-        stream.extend(text);
+        crate::events::append_stream(&mut stream, &ReportPaths::in_dir(s.dir.clone()).events);
     }
     let mut state =
         RunState::from_events(crate::events::parse_all(&String::from_utf8_lossy(&stream)));

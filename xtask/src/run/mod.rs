@@ -494,12 +494,7 @@ fn gather_reports(launched: &Launch, paths: &ReportPaths) -> anyhow::Result<()> 
     let mut events = Vec::new();
     let mut output = String::new();
     for (i, p) in launched.processes.iter().enumerate() {
-        let mut text = std::fs::read(&p.events).unwrap_or_default();
-        // A torn last line of a process that died mid-write ends here.
-        if !text.is_empty() && !text.ends_with(b"\n") {
-            text.push(b'\n');
-        }
-        events.extend(text);
+        crate::events::append_stream(&mut events, &p.events);
         let planned = launched.planned[i].as_ref().map_or(0, Vec::len);
         output.push_str(&format!("==== gw{i} ({planned} tests) ====\n"));
         output.push_str(&String::from_utf8_lossy(

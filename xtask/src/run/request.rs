@@ -60,10 +60,21 @@ pub struct RunRequest {
 }
 
 impl RunRequest {
-    /// One serial pytest process on `selection` alone, reporting into `dir`,
-    /// with a brief summary and nothing recorded: the re-runs of `triage`
-    /// and `bisect`.
-    pub fn probe(title: String, why: &str, selection: Selection, dir: PathBuf) -> RunRequest {
+    /// One serial pytest process on exactly `ids`, in that order (node ids
+    /// relative to `rootdir`), reporting into `dir`, with a brief summary and
+    /// nothing recorded: the re-runs of `triage` and `bisect`.
+    pub fn probe(
+        title: String,
+        why: &str,
+        ids: Vec<String>,
+        rootdir: &std::path::Path,
+        dir: PathBuf,
+    ) -> RunRequest {
+        let selection = Selection {
+            ids,
+            rootdir: rootdir.to_path_buf(),
+            also: Vec::new(),
+        };
         RunRequest {
             title,
             workers: Workers::Serial { why: why.into() },

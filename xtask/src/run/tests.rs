@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::python::argv::{Invocation, Selection};
+use crate::python::argv::Invocation;
 use crate::python::child::PytestExit;
 use crate::workers::Workers;
 
@@ -114,11 +114,8 @@ fn prepare_writes_the_selection_for_the_plugin_and_holds_the_run_to_it() {
     let req = RunRequest::probe(
         "probe".into(),
         "alone",
-        Selection {
-            ids: selected.clone(),
-            rootdir: dir.path().to_path_buf(),
-            also: Vec::new(),
-        },
+        selected.clone(),
+        dir.path(),
         dir.path().join("reports"),
     );
     std::fs::create_dir_all(&req.reports.partial).unwrap();
@@ -224,11 +221,8 @@ fn the_record_names_the_engine_that_ran_and_what_was_selected() {
     let mut req = RunRequest::probe(
         "pytest-parallel".into(),
         "",
-        Selection {
-            ids: Vec::new(),
-            rootdir: dir.path().to_path_buf(),
-            also: Vec::new(),
-        },
+        Vec::new(),
+        dir.path(),
         dir.path().join("reports"),
     );
     let serial = run_record(&ctx(dir.path()), &config, &req, &state, ExitCode::Ok);

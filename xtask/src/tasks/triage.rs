@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::config::{self, Config};
@@ -20,7 +20,7 @@ use crate::ctx::Ctx;
 use crate::exit::ExitCode;
 use crate::fsx::{self, relative};
 use crate::gen::{self, IssueFields};
-use crate::python::argv::{quote, Selection};
+use crate::python::argv::quote;
 use crate::python::env::{self, PythonEnv};
 use crate::report::history::{self, RecordKind, RunRecord};
 use crate::report::RunState;
@@ -331,11 +331,11 @@ fn rerun_failures(
         let mut reruns = Vec::new();
         let mut pytest_command = String::new();
         for k in 1..=options.repeat {
-            let req = rerun_request(
-                &node_id,
+            let req = RunRequest::probe(
+                format!("triage re-run {k}/{} of {node_id}", options.repeat),
+                "triage: alone, in a fresh process",
+                vec![node_id.clone()],
                 &rootdir,
-                k,
-                options.repeat,
                 dir.join(k.to_string()),
             );
             if k == 1 {
@@ -365,11 +365,8 @@ fn rerun_failures(
                 let req = RunRequest::probe(
                     format!("triage re-run of {node_id} after the tests before it in serial order"),
                     "triage: in serial order, in a fresh process",
-                    Selection {
-                        ids,
-                        rootdir: rootdir.clone(),
-                        also: Vec::new(),
-                    },
+                    ids,
+                    &rootdir,
                     dir.join("serial-order"),
                 );
                 let rerun = run::run_suite(ctx, config, env, &req)?.state;
@@ -564,20 +561,6 @@ fn interrupted(tests_run: usize) -> Outcome {
         issues: Vec::new(),
         stale_known: Vec::new(),
     }
-}
-
-/// One serial re-run of `node_id`, alone, in its own reports directory.
-fn rerun_request(node_id: &str, rootdir: &Path, k: u32, of: u32, dir: PathBuf) -> RunRequest {
-    RunRequest::probe(
-        format!("triage re-run {k}/{of} of {node_id}"),
-        "triage: alone, in a fresh process",
-        Selection {
-            ids: vec![node_id.to_string()],
-            rootdir: rootdir.to_path_buf(),
-            also: Vec::new(),
-        },
-        dir,
-    )
 }
 
 fn reruns_text(reruns: &[bool]) -> String {
