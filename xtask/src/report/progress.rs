@@ -115,7 +115,7 @@ impl Progress {
         }
     }
 
-    pub fn set_total(&mut self, total: usize) {
+    fn set_total(&mut self, total: usize) {
         if self.total == Some(total) {
             return;
         }

@@ -63,11 +63,7 @@ pub fn for_run(
         workers: workers_asked,
     } = asked;
     let setting = flag.unwrap_or(config.parallel.engine);
-    if setting.fixed().is_some() || !workers.is_parallel() {
-        return engine(&Durations::default(), &Situation::fixed(setting), workers);
-    }
     let env_asked = std::env::var(crate::workers::ENV_VAR).is_ok_and(|v| !v.trim().is_empty());
-    let (store, _) = Durations::load(&layout.durations());
     let situation = Situation {
         setting,
         dist,
@@ -77,20 +73,13 @@ pub fn for_run(
         coverage,
         may_go_serial: !workers_asked && !env_asked,
     };
+    // The recorded durations are read only when there is a choice to make.
+    let store = if setting.fixed().is_none() && workers.is_parallel() {
+        Durations::load(&layout.durations()).0
+    } else {
+        Durations::default()
+    };
     engine(&store, &situation, workers)
-}
-
-impl Situation {
-    fn fixed(setting: EngineSetting) -> Situation {
-        Situation {
-            setting,
-            dist: Dist::Load,
-            granularity: Granularity::Test,
-            longest_first: false,
-            coverage: false,
-            may_go_serial: false,
-        }
-    }
 }
 
 pub fn engine(store: &Durations, situation: &Situation, workers: Workers) -> Chosen {
