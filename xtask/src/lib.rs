@@ -22,9 +22,11 @@ pub mod layout;
 pub mod lock;
 pub mod plan;
 pub mod preflight;
+pub mod probe;
 pub mod python;
 pub mod report;
 pub mod run;
+pub mod services;
 pub mod signals;
 pub mod tasks;
 pub mod verdict;
@@ -41,6 +43,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         global.no_progress,
         global.color,
     )?;
+    // Services a run starts live as long as the task, and no longer.
+    let _services = services::Scope::new();
     match cli.command {
         Command::Init(args) => tasks::init::run(&args, &ctx),
         Command::Setup(args) => tasks::setup::run(&args, &ctx),

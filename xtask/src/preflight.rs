@@ -20,7 +20,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, Service};
+use crate::config::{Config, Protocol, Service};
 use crate::ctx::Ctx;
 use crate::error::UserError;
 use crate::workers::Workers;
@@ -35,12 +35,14 @@ pub fn before_run(ctx: &Ctx, config: &Config, workers: &Workers) -> anyhow::Resu
 
 /// Checks every configured service (in parallel), as used by `workers`
 /// workers; prints one line per ready service and fails with one line
-/// naming every service that is not ready.
+/// naming every service that is not ready. Services this task started were
+/// proven ready for the run when they started, and are not checked again.
 pub fn check(root: &Path, config: &Config, workers: usize) -> anyhow::Result<()> {
     let results: Vec<(&str, usize, Result<String, String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = config
             .services
             .iter()
+            .filter(|(name, _)| !crate::services::is_up(name))
             .map(|(name, service)| {
                 let n = service.value.concurrency(workers);
                 (
@@ -103,7 +105,14 @@ fn check_service(root: &Path, service: &Service, n: usize) -> Result<String, Str
     let timeout = service.timeout();
     let mut parts = Vec::new();
     if let Some((host, port)) = service.tcp_addr() {
-        parts.push(check_tcp(&host, port, n, timeout)?);
+        parts.push(match service.protocol() {
+            Protocol::Tcp => check_tcp(&host, port, n, timeout)?,
+            protocol => {
+                let login = crate::services::login(service);
+                crate::probe::sessions(&host, port, protocol, &login, n, timeout)
+                    .map_err(|f| f.message)?
+            }
+        });
     }
     if let Some(command) = &service.command {
         let left = timeout.saturating_sub(started.elapsed());
@@ -140,7 +149,7 @@ pub fn check_tcp(host: &str, port: u16, n: usize, timeout: Duration) -> Result<S
 
     let connected: Vec<Result<TcpStream, std::io::Error>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..n)
-            .map(|_| s.spawn(|| connect_any(&addrs, deadline)))
+            .map(|_| s.spawn(|| crate::probe::connect(&addrs, deadline)))
             .collect();
         handles
             .into_iter()
@@ -243,22 +252,6 @@ pub fn check_tcp(host: &str, port: u16, n: usize, timeout: Duration) -> Result<S
     Ok(format!(
         "{n} simultaneous connection(s) to {target} held {window_ms}ms{how}"
     ))
-}
-
-/// Connects to the first address that accepts, before `deadline`.
-fn connect_any(addrs: &[SocketAddr], deadline: Instant) -> std::io::Result<TcpStream> {
-    let mut last = std::io::Error::new(ErrorKind::TimedOut, "timed out");
-    for addr in addrs {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(std::io::Error::new(ErrorKind::TimedOut, "timed out"));
-        }
-        match TcpStream::connect_timeout(addr, left) {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
 }
 
 /// Reads whatever arrived on a non-blocking connection and updates its state.

@@ -167,7 +167,7 @@ impl Rule {
             Rule::OsChdir => "use `monkeypatch.chdir(tmp_path)`",
             Rule::SysModulesMutation => "use `monkeypatch.setitem(sys.modules, name, module)` / `monkeypatch.delitem(sys.modules, name)`",
             Rule::FixedPort => "bind port 0 and read the assigned port, or derive it from the worker (PYTEST_XDIST_WORKER) or the environment",
-            Rule::FixedDatabaseName => "derive the name from the worker, e.g. f\"test_{worker_id}\" (PYTEST_XDIST_WORKER)",
+            Rule::FixedDatabaseName => "derive the name from the run and the worker, e.g. f\"test_{run}_{worker_id}\" (PYTEST_XDIST_WORKER), in a fixture that drops it after the test, pass or fail",
             Rule::DagsterInstanceGet => "use `DagsterInstance.ephemeral()` or `instance_for_test()` in a function-scoped fixture",
             Rule::ModuleDagsterContext => "build it in a function-scoped fixture (e.g. `build_op_context()` per test)",
         }

@@ -6,7 +6,7 @@ mod docs;
 mod flaky;
 mod load;
 mod model;
-mod services;
+pub mod services;
 pub mod setting;
 mod span;
 mod timings;
@@ -19,7 +19,7 @@ use anyhow::Context;
 pub use model::{
     Config, Dist, Engine, EngineSetting, Granularity, Order, Parallel, WorkersSetting,
 };
-pub use services::Service;
+pub use services::{Port, Protocol, Service, StopSetting};
 pub use timings::Timings;
 pub use validate::MAX_WORKERS;
 

@@ -1,13 +1,21 @@
-//! `[services.<name>]`: shared services the tests use (a Neo4j server, a
-//! database), how preflight checks them, and what a CI workflow needs to run
-//! each one as a GitHub Actions service container.
+//! `[services.<name>]`: shared services the tests use (a graph database, a
+//! SQL database), how the xtask starts, checks and stops them, and what a CI
+//! workflow needs to run one as a GitHub Actions service container.
 //!
 //! ```toml
-//! [services.neo4j]
-//! tcp = "localhost:7687"                  # open `concurrency` connections at once
-//! command = ["cypher-shell", "RETURN 1"]  # and/or run this `concurrency` times at once
+//! [services.graph]
+//! tcp = "127.0.0.1:auto"                  # `auto`: a free port each run (needs `start`)
+//! ready = "resp"                          # the protocol check: tcp, resp, bolt, postgres
+//! start = ["{python}", "-m", "sbir_etl.graph_server", "--port", "{port}"]
+//! stop = "SIGTERM"                        # a signal, or a command
+//! export = { SBIR_GRAPH_URL = "redis://{host}:{port}" }
 //! concurrency = 2                         # default: the run's worker count
-//! timeout = 5                             # seconds
+//! timeout = 20                            # seconds
+//!
+//! [services.neo4j]
+//! tcp = "localhost:7687"                  # a server the xtask does not start
+//! ready = "bolt"
+//! command = ["cypher-shell", "RETURN 1"]  # and/or run this `concurrency` times at once
 //! image = "neo4j:5"                       # for the CI service container
 //! ports = ["7687:7687"]
 //! env = { NEO4J_AUTH = "neo4j/secret" }
@@ -32,11 +40,86 @@ pub type Services = BTreeMap<String, Setting<Service>>;
 /// The preflight timeout when `timeout` is not set, in seconds.
 pub const DEFAULT_TIMEOUT: f64 = 5.0;
 
+/// The placeholders `start`, `stop` and `export` may use.
+pub const PLACEHOLDERS: &[(&str, &str)] = &[
+    ("host", "the host of `tcp`"),
+    (
+        "port",
+        "the port of `tcp` (the free port chosen for `auto`)",
+    ),
+    ("python", "the virtual environment's interpreter"),
+    ("venv", "the virtual environment's directory"),
+    ("root", "the project root"),
+    ("run", "a token unique to this run of the xtask"),
+];
+
+/// The protocol-level check of a service: what "ready" means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Connections held open (and any greeting read): the transport only.
+    Tcp,
+    /// RESP `PING` → `+PONG` (Redis, FalkorDB, Valkey).
+    Resp,
+    /// The Bolt handshake: a version both sides speak (Neo4j, Memgraph).
+    Bolt,
+    /// The PostgreSQL startup exchange, up to `ReadyForQuery` or an authentication request.
+    Postgres,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Resp => "resp",
+            Protocol::Bolt => "bolt",
+            Protocol::Postgres => "postgres",
+        }
+    }
+}
+
+/// How a started service is stopped: a signal to its process group, or a command.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum StopSetting {
+    Signal(String),
+    Command(Vec<String>),
+}
+
+/// The signals `stop` may name.
+pub const STOP_SIGNALS: &[(&str, i32)] = &[
+    ("SIGTERM", libc::SIGTERM),
+    ("SIGINT", libc::SIGINT),
+    ("SIGQUIT", libc::SIGQUIT),
+    ("SIGHUP", libc::SIGHUP),
+    ("SIGKILL", libc::SIGKILL),
+];
+
+/// The port of `tcp`: fixed, or chosen free for each run (`auto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    Fixed(u16),
+    Auto,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Service {
-    /// `host:port` to connect to.
+    /// `host:port` to connect to (`host:auto` with `start`).
     pub tcp: Option<Setting<String>>,
+    /// The protocol-level check (default `tcp`).
+    pub ready: Option<Setting<Protocol>>,
+    /// The command that runs the service in the foreground, with placeholders.
+    pub start: Option<Setting<Vec<String>>>,
+    /// How a started service is stopped (default: SIGTERM, then SIGKILL after 5 s).
+    pub stop: Option<Setting<StopSetting>>,
+    /// Environment variables the tests get, with placeholders.
+    #[serde(default)]
+    pub export: BTreeMap<String, String>,
+    /// The user of the PostgreSQL startup exchange (default `postgres`).
+    pub user: Option<Setting<String>>,
+    /// The database of the PostgreSQL startup exchange (default: the user).
+    pub database: Option<Setting<String>>,
     /// A health command (program and arguments) that exits 0 when the service is ready.
     pub command: Option<Setting<Vec<String>>>,
     /// Simultaneous connections or commands; default: the worker count.
@@ -61,11 +144,37 @@ fn default_timeout() -> Setting<f64> {
 }
 
 impl Service {
-    /// The address to connect to (valid after [`validate`]).
+    /// The address to connect to (valid after [`validate`]); `None` for `auto`.
     pub fn tcp_addr(&self) -> Option<(String, u16)> {
-        self.tcp
-            .as_ref()
-            .and_then(|t| parse_host_port(&t.value).ok())
+        match self.address()? {
+            (host, Port::Fixed(port)) => Some((host, port)),
+            (_, Port::Auto) => None,
+        }
+    }
+
+    /// The host and port of `tcp` (valid after [`validate`]).
+    pub fn address(&self) -> Option<(String, Port)> {
+        let text = &self.tcp.as_ref()?.value;
+        if let Some(host) = text.strip_suffix(":auto") {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            return Some((host.to_string(), Port::Auto));
+        }
+        parse_host_port(text)
+            .ok()
+            .map(|(host, port)| (host, Port::Fixed(port)))
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.ready.as_ref().map_or(Protocol::Tcp, |r| r.value)
+    }
+
+    /// The signal that stops a started service, or the command to run.
+    pub fn stop_signal(&self) -> Result<i32, &[String]> {
+        match self.stop.as_ref().map(|s| &s.value) {
+            None => Ok(libc::SIGTERM),
+            Some(StopSetting::Command(argv)) => Err(argv),
+            Some(StopSetting::Signal(name)) => Ok(signal_number(name).unwrap_or(libc::SIGTERM)),
+        }
     }
 
     pub fn timeout(&self) -> Duration {
@@ -79,6 +188,42 @@ impl Service {
             .map_or(workers, |c| c.value as usize)
             .max(1)
     }
+}
+
+fn signal_number(name: &str) -> Option<i32> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    STOP_SIGNALS
+        .iter()
+        .find(|(n, _)| *n == full)
+        .map(|(_, s)| *s)
+}
+
+/// The `{placeholder}` names in `text` that are not in [`PLACEHOLDERS`].
+pub fn unknown_placeholders(text: &str) -> Vec<String> {
+    let mut unknown = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else { break };
+        let name = &after[..close];
+        if !PLACEHOLDERS.iter().any(|(p, _)| *p == name) {
+            unknown.push(name.to_string());
+        }
+        rest = &after[close + 1..];
+    }
+    unknown
+}
+
+/// `text` with every `{placeholder}` replaced by its value in `values`.
+pub fn fill(text: &str, values: &[(&str, String)]) -> String {
+    values.iter().fold(text.to_string(), |acc, (name, value)| {
+        acc.replace(&format!("{{{name}}}"), value)
+    })
 }
 
 /// `host:port`, `[v6]:port`; the port from 1 to 65535.
@@ -136,6 +281,7 @@ pub fn validate(services: &Services, path: &Path, source: &str) -> Result<(), Us
                 "use letters, digits, `-` and `_`, starting with a letter (CI uses it as the service container's id)",
             ));
         }
+        validate_lifecycle(&key, service, &err)?;
         if service.tcp.is_none() && service.command.is_none() {
             return Err(err(
                 &service.span,
@@ -144,7 +290,15 @@ pub fn validate(services: &Services, path: &Path, source: &str) -> Result<(), Us
             ));
         }
         if let Some(tcp) = &service.tcp {
-            if let Err(why) = parse_host_port(&tcp.value) {
+            if tcp.value.ends_with(":auto") {
+                if service.start.is_none() {
+                    return Err(err(
+                        &tcp.span,
+                        format!("`{key}.tcp = \"{}\"`: `auto` needs `start`", tcp.value),
+                        "give the port of the server you run, or a `start` command the xtask runs on a free port",
+                    ));
+                }
+            } else if let Err(why) = parse_host_port(&tcp.value) {
                 return Err(err(
                     &tcp.span,
                     format!("`{key}.tcp = \"{}\"`: {why}", tcp.value),
@@ -220,6 +374,106 @@ pub fn validate(services: &Services, path: &Path, source: &str) -> Result<(), Us
     Ok(())
 }
 
+type ErrFn<'a> = dyn Fn(&Option<std::ops::Range<usize>>, String, &str) -> UserError + 'a;
+
+/// `ready`, `start`, `stop` and `export`.
+fn validate_lifecycle(key: &str, service: &Setting<Service>, err: &ErrFn) -> Result<(), UserError> {
+    let known = || {
+        PLACEHOLDERS
+            .iter()
+            .map(|(p, _)| format!("{{{p}}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let check_placeholders =
+        |span: &Option<std::ops::Range<usize>>, what: &str, text: &str| match unknown_placeholders(
+            text,
+        )
+        .first()
+        {
+            Some(name) => Err(err(
+                span,
+                format!("`{key}.{what}`: unknown placeholder `{{{name}}}`"),
+                &format!("use one of {}", known()),
+            )),
+            None => Ok(()),
+        };
+    if let Some(ready) = &service.ready {
+        if service.tcp.is_none() {
+            return Err(err(
+                &ready.span,
+                format!(
+                    "`{key}.ready = \"{}\"` has no address to check",
+                    ready.value.name()
+                ),
+                "add `tcp = \"host:port\"`",
+            ));
+        }
+    }
+    if let Some(start) = &service.start {
+        if start.value.first().is_none_or(|p| p.trim().is_empty()) {
+            return Err(err(
+                &start.span,
+                format!("`{key}.start` has no program"),
+                "give the program and its arguments, e.g. [\"redis-server\", \"--port\", \"{port}\"]",
+            ));
+        }
+        if service.tcp.is_none() {
+            return Err(err(
+                &start.span,
+                format!("`{key}.start` needs the address the service listens on"),
+                "add `tcp = \"127.0.0.1:auto\"` (a free port each run, passed as {port}) or a fixed `host:port`",
+            ));
+        }
+        for word in &start.value {
+            check_placeholders(&start.span, "start", word)?;
+        }
+    }
+    if let Some(stop) = &service.stop {
+        if service.start.is_none() {
+            return Err(err(
+                &stop.span,
+                format!("`{key}.stop` without `start`"),
+                "the xtask stops only what it started: add `start`, or remove `stop`",
+            ));
+        }
+        match &stop.value {
+            StopSetting::Signal(name) if signal_number(name).is_none() => {
+                let names: Vec<&str> = STOP_SIGNALS.iter().map(|(n, _)| *n).collect();
+                return Err(err(
+                    &stop.span,
+                    format!("`{key}.stop = \"{name}\"` is not a signal the xtask sends"),
+                    &format!("use one of {}, or a command as a list", names.join(", ")),
+                ));
+            }
+            StopSetting::Command(argv) => {
+                if argv.first().is_none_or(|p| p.trim().is_empty()) {
+                    return Err(err(
+                        &stop.span,
+                        format!("`{key}.stop` has no program"),
+                        "give a signal name (\"SIGTERM\") or the program and its arguments",
+                    ));
+                }
+                for word in argv {
+                    check_placeholders(&stop.span, "stop", word)?;
+                }
+            }
+            StopSetting::Signal(_) => {}
+        }
+    }
+    for (var, value) in &service.export {
+        if var.is_empty() || var.contains(['=', '\0']) {
+            return Err(err(
+                &service.span,
+                format!("`{key}.export`: `{var}` is not an environment variable name"),
+                "use names without `=`, e.g. GRAPH_URL",
+            ));
+        }
+        check_placeholders(&service.span, &format!("export.{var}"), value)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +490,24 @@ mod tests {
         assert!(parse_host_port("h:0").is_err());
         assert!(parse_host_port("h:70000").is_err());
         assert!(parse_host_port("::1:80").is_err());
+    }
+
+    #[test]
+    fn placeholders() {
+        assert_eq!(unknown_placeholders("{port} {host}"), Vec::<String>::new());
+        assert_eq!(unknown_placeholders("x{prot}y{"), vec!["prot".to_string()]);
+        let filled = fill(
+            "redis://{host}:{port}",
+            &[("host", "h".into()), ("port", "1".into())],
+        );
+        assert_eq!(filled, "redis://h:1");
+    }
+
+    #[test]
+    fn signals() {
+        assert_eq!(signal_number("term"), Some(libc::SIGTERM));
+        assert_eq!(signal_number("SIGINT"), Some(libc::SIGINT));
+        assert_eq!(signal_number("SIGFOO"), None);
     }
 
     #[test]

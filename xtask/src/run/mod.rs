@@ -271,7 +271,17 @@ pub fn run_suite(
             ));
         }
     }
-    // Shared services must serve every worker at once before workers hit them.
+    // Services the xtask starts are up, and every shared service serves
+    // every worker at once, before workers hit them.
+    let exports = crate::services::ensure(
+        config,
+        &crate::services::Needs {
+            root: &ctx.root,
+            python: &env.python,
+            log_dir: &paths.dir,
+            clients: usize::from(req.workers.count()),
+        },
+    )?;
     crate::preflight::before_run(ctx, config, &req.workers)?;
 
     // A new run starts from a clean slate: nothing of an earlier run is mixed in.
@@ -284,7 +294,10 @@ pub fn run_suite(
 
     // The shards engine collects (or reuses the collection) and plans here.
     let planning_started = Instant::now();
-    let launched = prepare(ctx, config, env, req)?;
+    let mut launched = prepare(ctx, config, env, req)?;
+    for process in &mut launched.processes {
+        process.inv.env.extend(exports.iter().cloned());
+    }
     let planning = planning_started.elapsed().as_secs_f64();
     notes.extend(launched.notes.iter().cloned());
     let mode_note = match (launched.shards, req.workers.is_parallel()) {

@@ -1,6 +1,7 @@
 //! `cargo xtask preflight`: check the shared services in testing.toml the
 //! way a parallel run would before it starts (exit 2 naming a service that
-//! is down, refuses concurrent clients, or times out).
+//! is down, refuses concurrent clients, or times out). Services with a
+//! `start` command are started, checked and stopped again.
 
 use crate::config;
 use crate::ctx::Ctx;
@@ -27,6 +28,22 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         args.workers.as_deref(),
         &config.parallel,
     )?;
-    preflight::check(&ctx.root, &config, usize::from(workers.count()))?;
+    let clients = usize::from(workers.count());
+    if config.services.values().any(|s| s.value.start.is_some()) {
+        // Started, proven ready for `clients` sessions, and stopped again
+        // when the task ends.
+        let env = crate::python::env::ensure(ctx, &config)?;
+        let layout = ctx.layout(&config);
+        crate::services::ensure(
+            &config,
+            &crate::services::Needs {
+                root: &ctx.root,
+                python: &env.python,
+                log_dir: &layout.dir,
+                clients,
+            },
+        )?;
+    }
+    preflight::check(&ctx.root, &config, clients)?;
     Ok(ExitCode::Ok)
 }

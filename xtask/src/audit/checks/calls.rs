@@ -21,6 +21,16 @@ impl<'s> Scan<'s> {
                     self.keyword(arg, q.as_deref());
                 }
             }
+            // FalkorDB's `db.select_graph("name")`: a graph is a namespace.
+            let method = (func.kind() == "attribute")
+                .then(|| func.child_by_field_id(grammar().attribute))
+                .flatten()
+                .map(|a| self.text(a));
+            if method == Some("select_graph") {
+                if let Some(first) = args.named_child(0) {
+                    self.graph_name(first);
+                }
+            }
         }
 
         // Mutating methods on os.environ, sys.path, sys.modules and module containers.

@@ -154,6 +154,18 @@ impl<'s> Scan<'s> {
         }
     }
 
+    /// The graph name of `select_graph("name")`: a literal is shared by every worker.
+    pub(in crate::audit) fn graph_name(&mut self, value: Node<'s>) {
+        if let Some(name) = self.plain_string(value).filter(|n| !n.is_empty()) {
+            self.report(
+                Rule::FixedDatabaseName,
+                value,
+                format!("graph `\"{name}\"` is the same graph for every worker, so workers share its data"),
+                None,
+            );
+        }
+    }
+
     /// `port=8080`, `database="test"` in a call to `callee`.
     pub(in crate::audit) fn keyword(&mut self, node: Node<'s>, callee: Option<&str>) {
         let (Some(name), Some(value)) = (
@@ -176,7 +188,17 @@ impl<'s> Scan<'s> {
         }
         if !matches!(
             key,
-            "database" | "db" | "dbname" | "db_name" | "database_name" | "namespace" | "keyspace"
+            "database"
+                | "database_"
+                | "db"
+                | "dbname"
+                | "db_name"
+                | "database_name"
+                | "namespace"
+                | "keyspace"
+                | "graph"
+                | "graph_name"
+                | "graph_id"
         ) {
             return;
         }
