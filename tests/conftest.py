@@ -80,12 +80,20 @@ def graph_name_for(worker: str, what: str) -> str:
     """A graph name no other run, worker or test uses: ``SBIR_GRAPH_RUN`` (set per
     run by the xtask; the process id otherwise), the worker, and ``what``."""
     run = os.environ.get("SBIR_GRAPH_RUN") or f"pid{os.getpid()}"
-    return f"sbir-test-{run}-{worker}-{what}-{next(_graphs)}"
+    # Letters, digits and `-` only: a valid Neo4j database name as well.
+    name = f"sbir-test-{run}-{worker}-{what}-{next(_graphs)}".lower()
+    return "".join(c if c.isalnum() else "-" for c in name)
+
+
+def _graph_auth() -> tuple[str, str] | None:
+    """``SBIR_GRAPH_AUTH=user/password`` for a server that wants credentials (Neo4j)."""
+    user, _, password = os.environ.get("SBIR_GRAPH_AUTH", "").partition("/")
+    return (user, password) if user else None
 
 
 @contextmanager
 def _fresh_graph(url: str, name: str) -> Iterator[GraphStore]:
-    store = open_store(url, name)
+    store = open_store(url, name, auth=_graph_auth())
     try:
         store.drop()  # left over by an interrupted run of the same name
         yield store
@@ -98,7 +106,8 @@ def _fresh_graph(url: str, name: str) -> Iterator[GraphStore]:
 
 @pytest.fixture
 def graph_name(worker_namespace: str) -> str:
-    """The name of this test's own graph."""
+    """This test's own graph: ``sbir-test-<run>-<worker>-t-<n>``, unique across runs,
+    workers and tests (``graph_name_for``)."""
     return graph_name_for(worker_namespace, "t")
 
 

@@ -108,6 +108,29 @@ def test_reload_updates_properties_in_place(graph_store: GraphStore) -> None:
     assert graph_counts(graph_store)["Award"] == 3
 
 
+def test_a_reassigned_award_keeps_one_link_of_each_kind(graph_store: GraphStore) -> None:
+    load_graph(graph_store, SMALL)
+    load_graph(graph_store, [_award("A1", "BOLT", "NSF", "150000.00", 2019, program="STTR")])
+    assert company_agencies(graph_store, "ACME") == ["NSF"]
+    assert [(c.name, c.awards) for c in top_companies(graph_store)] == [("Bolt", 2), ("Acme", 1)]
+    assert graph_counts(graph_store)["WON"] == 3
+
+
+def test_companies_of_the_same_name_are_counted_apart(graph_store: GraphStore) -> None:
+    same = [_award("S1", "ACME-OH", company_name="Acme"), _award("S2", "ACME-CA", company_name="Acme")]
+    load_graph(graph_store, same)
+    assert [c.awards for c in top_companies(graph_store)] == [1, 1]
+
+
+def test_lookup_keys_are_indexed(graph_store: GraphStore) -> None:
+    load_graph(graph_store, SMALL)
+    load_graph(graph_store, SMALL)  # indexing again keeps the index
+    plan = graph_store.run("MATCH (c:Company {key: 'ACME'}) RETURN c.name")
+    assert plan == [("Acme",)]
+    indexed = {row[0] for row in graph_store.run("CALL db.indexes() YIELD label RETURN label")}
+    assert set(graph.LABELS) <= indexed
+
+
 def test_empty_load_leaves_an_empty_graph(graph_store: GraphStore) -> None:
     assert load_graph(graph_store, []) == EMPTY
 

@@ -45,6 +45,14 @@ MERGE (c:Company {key: r.key})
 SET c.name = r.name, c.uei = r.uei, c.state = r.state
 """
 
+# An award whose company, agency or programme changed loses its old links first.
+UNLINK_AWARDS = """
+UNWIND $rows AS r
+MATCH (w:Award {key: r.key})-[old]-()
+WHERE type(old) IN ['WON', 'FUNDED_BY', 'UNDER']
+DELETE old
+"""
+
 MERGE_AWARDS = """
 UNWIND $rows AS r
 MATCH (c:Company {key: r.company})
@@ -59,10 +67,16 @@ MERGE (w)-[:UNDER]->(p)
 
 TOP_COMPANIES = """
 MATCH (c:Company)-[:WON]->(w:Award)
-RETURN c.name, sum(w.amount_cents) AS total, count(w) AS awards
-ORDER BY total DESC, c.name
+WITH c, sum(w.amount_cents) AS total, count(w) AS awards
+RETURN c.name, total, awards
+ORDER BY total DESC, c.name, c.key
 LIMIT $limit
 """
+
+# The keys every MERGE and MATCH looks nodes up by.
+INDEXES: tuple[tuple[str, str], ...] = (
+    ("Company", "key"), ("Award", "key"), ("Agency", "code"), ("Program", "name"),
+)
 
 AWARDS_PER_AGENCY_YEAR = """
 MATCH (w:Award)-[:FUNDED_BY]->(a:Agency)
@@ -88,6 +102,9 @@ class GraphStore(Protocol):
 
     def run(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement; return its rows."""
+
+    def index(self, label: str, prop: str) -> None:
+        """Make sure ``(:label).prop`` is indexed (an existing index is kept)."""
 
     def drop(self) -> None:
         """Delete everything in this graph (a missing graph is not an error)."""
@@ -118,6 +135,13 @@ class FalkorStore:
             raise GraphError(f"graph {self.name!r}: {error}") from error
         return [tuple(row) for row in result.result_set]
 
+    def index(self, label: str, prop: str) -> None:
+        try:
+            self.run(f"CREATE INDEX FOR (n:{label}) ON (n.{prop})")
+        except GraphError as error:
+            if "already indexed" not in str(error):
+                raise
+
     def drop(self) -> None:
         try:
             if self.name in self._db.list_graphs():
@@ -130,7 +154,8 @@ class FalkorStore:
 
 
 class Neo4jStore:
-    """A Neo4j database, one per graph name (the server must allow creating databases)."""
+    """A Neo4j database, one per graph name: the server must allow creating databases
+    (Neo4j Enterprise; Community Edition has a single database)."""
 
     def __init__(self, url: str, name: str, auth: tuple[str, str] | None = None) -> None:
         try:
@@ -154,6 +179,9 @@ class Neo4jStore:
         except self._errors as error:  # pragma: no cover - needs a Neo4j server
             raise GraphError(f"database {self.name!r}: {error}") from error
         return [tuple(record.values()) for record in records]
+
+    def index(self, label: str, prop: str) -> None:
+        self.run(f"CREATE INDEX IF NOT EXISTS FOR (n:{label}) ON (n.{prop})")
 
     def drop(self) -> None:
         try:
@@ -228,10 +256,13 @@ def _batches(rows: Sequence[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
 def load_graph(store: GraphStore, awards: Iterable[EnrichedAward]) -> dict[str, int]:
     """Merge the awards into the graph (idempotent); return the graph's counts."""
     rows = graph_rows(awards)
+    for label, prop in INDEXES:
+        store.index(label, prop)
     for statement, group in (
         (MERGE_AGENCIES, rows.agencies),
         (MERGE_PROGRAMS, rows.programs),
         (MERGE_COMPANIES, rows.companies),
+        (UNLINK_AWARDS, rows.awards),
         (MERGE_AWARDS, rows.awards),
     ):
         for batch in _batches(group):

@@ -254,8 +254,6 @@ pub fn check_resp(reply: &[u8]) -> Result<(), String> {
 pub fn check_bolt(reply: &[u8]) -> Result<(), String> {
     match reply {
         [0, 0, 0, 0, ..] => Err("speaks Bolt but none of the offered versions (3.0–5.4)".into()),
-        // 0x000001FF: the server answers with a version manifest (Bolt 5.7+).
-        [0, 0, 1, 0xFF, ..] => Ok(()),
         [0, _, _, 1..=5, ..] => Ok(()),
         _ => Err(format!(
             "answered the Bolt handshake with {} (not Bolt)",

@@ -343,7 +343,7 @@ fn wait_ready(
     let timeout = service.timeout();
     let deadline = Instant::now() + timeout;
     let log = needs.log_dir.join(format!("service-{name}.log"));
-    let mut last = String::from("no check completed");
+    let mut last = String::from(NO_CHECK);
     loop {
         if let Ok(Some(status)) = started.child.try_wait() {
             let how = status.code().map_or_else(
@@ -376,11 +376,23 @@ fn wait_ready(
         }
         let attempt = left.min(Duration::from_secs(2));
         match probe::sessions(host, port, service.protocol(), login, n, attempt) {
-            Ok(_) => return Ok(()),
-            Err(failure) => last = failure.message,
+            // Ours only if `start` still runs (else another server took the port).
+            Ok(_) if matches!(started.child.try_wait(), Ok(None)) => return Ok(()),
+            Ok(_) => continue,
+            // A short last attempt says less than a full one before it.
+            Err(failure) if attempt >= Duration::from_millis(500) || last_is_placeholder(&last) => {
+                last = failure.message;
+            }
+            Err(_) => {}
         }
         std::thread::sleep(Duration::from_millis(50).min(left));
     }
+}
+
+const NO_CHECK: &str = "no check completed";
+
+fn last_is_placeholder(last: &str) -> bool {
+    last == NO_CHECK
 }
 
 /// `: <the last line the service wrote>`, or nothing.
@@ -402,10 +414,11 @@ pub fn stop_all() {
 }
 
 fn stop(started: &mut Started) {
-    if let Ok(Some(_)) = started.child.try_wait() {
+    let pgid = started.child.id();
+    // `start` may have exited and left its server running in its group.
+    if matches!(started.child.try_wait(), Ok(Some(_))) && !signals::group_alive(pgid) {
         return;
     }
-    let pgid = started.child.id();
     match &started.stop {
         Ok(signal) => {
             signals::kill_group(pgid, *signal);
@@ -418,9 +431,23 @@ fn stop(started: &mut Started) {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .status();
-            if ran.is_err() {
-                signals::kill_group(pgid, libc::SIGTERM);
+                .process_group(0)
+                .spawn();
+            match ran {
+                Ok(mut command) => {
+                    // The stop command gets the same grace as the service.
+                    let by = Instant::now() + STOP_GRACE;
+                    while matches!(command.try_wait(), Ok(None)) && Instant::now() < by {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    if matches!(command.try_wait(), Ok(None)) {
+                        signals::kill_group(command.id(), libc::SIGKILL);
+                        command.wait().ok();
+                    }
+                }
+                Err(_) => {
+                    signals::kill_group(pgid, libc::SIGTERM);
+                }
             }
         }
     }

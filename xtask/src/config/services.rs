@@ -461,6 +461,20 @@ fn validate_lifecycle(key: &str, service: &Setting<Service>, err: &ErrFn) -> Res
             StopSetting::Signal(_) => {}
         }
     }
+    if !service.export.is_empty() && service.start.is_none() {
+        return Err(err(
+            &service.span,
+            format!("`{key}.export` without `start`"),
+            "the xtask exports the address of a service it starts: add `start`, or set the variables yourself",
+        ));
+    }
+    if let (Some(image), Some(_)) = (&service.image, &service.start) {
+        return Err(err(
+            &image.span,
+            format!("`{key}` has both `image` and `start`"),
+            "choose one: `start` runs the service here and in CI; `image` runs it as a CI service container",
+        ));
+    }
     for (var, value) in &service.export {
         if var.is_empty() || var.contains(['=', '\0']) {
             return Err(err(

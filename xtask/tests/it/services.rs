@@ -373,6 +373,16 @@ fn lifecycle_config_errors_point_at_the_value() {
             "12:9",
             "`services.kv.start` needs the address the service listens on",
         ),
+        (
+            "tcp = \"127.0.0.1:7687\"\nexport = { URL = \"bolt://{host}:{port}\" }\n",
+            "11:1",
+            "`services.kv.export` without `start`",
+        ),
+        (
+            "start = [\"srv\"]\ntcp = \"127.0.0.1:auto\"\nimage = \"neo4j:5\"\n",
+            "14:9",
+            "`services.kv` has both `image` and `start`",
+        ),
     ] {
         let run = project(body).run_args(&["preflight"]);
         run.status(2);
@@ -505,6 +515,12 @@ fn postgres_startup_exchange_against_a_real_server() {
         "tcp = \"127.0.0.1:{}\"\nready = \"postgres\"\nuser = \"postgres\"\ntimeout = 5\n",
         server.port
     ));
+    // A server that accepts connections may still be starting up.
+    let by = Instant::now() + Duration::from_secs(30);
+    while test.run_args(&["preflight", "--workers", "1"]).code() != 0 {
+        assert!(Instant::now() < by, "postgres never accepted a session");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let two = test.run_args(&["preflight", "--workers", "2"]);
     two.status(0);
     assert!(
