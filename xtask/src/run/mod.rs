@@ -272,7 +272,8 @@ pub fn run_suite(
         }
     }
     // Services the xtask starts are up, and every shared service serves
-    // every worker at once, before workers hit them.
+    // every worker at once, before workers hit them (part of the setup phase).
+    let services_started = Instant::now();
     let exports = crate::services::ensure(
         config,
         &crate::services::Needs {
@@ -283,6 +284,7 @@ pub fn run_suite(
         },
     )?;
     crate::preflight::before_run(ctx, config, &req.workers)?;
+    let services_seconds = services_started.elapsed().as_secs_f64();
 
     // A new run starts from a clean slate: nothing of an earlier run is mixed in.
     if paths.partial.exists() {
@@ -372,7 +374,7 @@ pub fn run_suite(
     record.worker_use = worker_use;
     reports_seconds += timings_started.elapsed().as_secs_f64();
     let phases = vec![
-        ("setup", env.seconds),
+        ("setup", env.seconds + services_seconds),
         ("collection", collection),
         ("tests", tests_seconds - (collection - planning)),
         ("coverage", coverage_seconds),

@@ -537,3 +537,21 @@ fn postgres_startup_exchange_against_a_real_server() {
         three.stderr()
     );
 }
+
+#[test]
+fn the_time_a_service_takes_to_start_is_part_of_setup() {
+    let test = project(
+        "start = [\"sh\", \"-c\", \"sleep 1.5; exec \\\"$0\\\" \\\"$1\\\" \\\"$2\\\" concurrent\", \"{python}\", \"{root}/server.py\", \"{port}\"]\ntcp = \"127.0.0.1:auto\"\nready = \"resp\"\nexport = { KV_URL = \"redis://{host}:{port}\", KV_RUN = \"{run}\" }\n",
+    );
+    test.run_args(&["pytest"]).status(0);
+    let phases = test.read("reports/phases.jsonl");
+    let setup: serde_json::Value = phases
+        .lines()
+        .filter_map(|l| l.strip_prefix("xtask-phase "))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|p| p["phase"] == "setup")
+        .unwrap();
+    let seconds = setup["seconds"].as_f64().unwrap();
+    assert!(seconds >= 1.5, "setup {seconds}s: {phases}");
+    assert_nothing_left(&test);
+}
