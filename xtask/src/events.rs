@@ -65,6 +65,8 @@ pub enum Event {
     InternalError { text: String },
     /// The session ended with pytest's exit status.
     Finish(Finish),
+    /// A service the run used (written by the xtask, not the plugin).
+    Service(ServiceUsed),
     /// An event kind this version does not know.
     #[serde(other)]
     Unknown,
@@ -93,6 +95,30 @@ pub struct Start {
     pub workers: u32,
     /// The label the xtask gave this process (a shard process's `gw<i>`).
     pub worker: Option<String>,
+}
+
+/// A `[services.<name>]` the run used: where it was, whether the xtask
+/// started it, and for how many simultaneous sessions it was proven ready.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct ServiceUsed {
+    pub name: String,
+    pub address: String,
+    pub protocol: String,
+    /// `false`: a server already answering there was used as it was.
+    pub started: bool,
+    pub sessions: usize,
+    /// Seconds from the start command to the first passing check.
+    pub ready: f64,
+}
+
+impl ServiceUsed {
+    /// Its line in the stream.
+    pub fn line(&self) -> String {
+        let mut value = serde_json::to_value(self).expect("plain fields serialize");
+        value["e"] = serde_json::Value::from("service");
+        format!("{value}\n")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -286,6 +312,19 @@ mod tests {
         assert_eq!(test.sub.map(|s| s.failed), Some(1));
         assert_eq!(events[5], Event::Unknown);
         assert!(matches!(&events[7], Event::Finish(f) if f.exit == 1));
+    }
+
+    #[test]
+    fn service_events_read_back() {
+        let used = ServiceUsed {
+            name: "graph".into(),
+            address: "127.0.0.1:6390".into(),
+            protocol: "resp".into(),
+            started: true,
+            sessions: 2,
+            ready: 0.25,
+        };
+        assert_eq!(parse_all(&used.line()), vec![Event::Service(used)]);
     }
 
     #[test]

@@ -42,6 +42,9 @@ struct InUse {
     host: String,
     port: u16,
     proven: usize,
+    protocol: &'static str,
+    started: bool,
+    ready: f64,
 }
 
 #[derive(Default)]
@@ -127,6 +130,24 @@ pub fn ensure(config: &Config, needs: &Needs) -> anyhow::Result<Vec<(String, Str
         .collect())
 }
 
+/// The services this task uses, as the run's event stream records them.
+pub fn used() -> Vec<crate::events::ServiceUsed> {
+    let guard = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
+    guard.as_ref().map_or_else(Vec::new, |a| {
+        a.in_use
+            .iter()
+            .map(|u| crate::events::ServiceUsed {
+                name: u.name.clone(),
+                address: format!("{}:{}", u.host, u.port),
+                protocol: u.protocol.to_string(),
+                started: u.started,
+                sessions: u.proven,
+                ready: u.ready,
+            })
+            .collect()
+    })
+}
+
 /// Whether `name` is a service this task started or adopted (its readiness
 /// at the run's concurrency is proven).
 pub fn is_up(name: &str) -> bool {
@@ -181,6 +202,9 @@ fn bring_up(
                         host,
                         port,
                         proven: n,
+                        protocol: protocol.name(),
+                        started: false,
+                        ready: 0.0,
                     });
                 }
                 Err(failure) if failure.refused => port,
@@ -229,6 +253,9 @@ fn bring_up(
         host,
         port,
         proven: n,
+        protocol: protocol.name(),
+        started: true,
+        ready: started_at.elapsed().as_secs_f64(),
     })
 }
 

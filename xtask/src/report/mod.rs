@@ -129,7 +129,7 @@ impl RunState {
             }
             Event::Finish(finish) => self.process_mut(process).finish = Some(finish.clone()),
             Event::Test(test) => return Some(self.apply_test(process, test)),
-            Event::Begin(_) | Event::Unknown => {}
+            Event::Begin(_) | Event::Service(_) | Event::Unknown => {}
         }
         None
     }

@@ -316,6 +316,7 @@ pub fn run_suite(
     state.expected.clone_from(&launched.expected);
     notes.extend(account_for_dead_processes(&mut state, &launched, &finished));
     gather_reports(&launched, paths)?;
+    record_services(paths)?;
     fsx::atomic_write(&paths.junit, junit::render(&state, "pytest")?)?;
     std::fs::remove_dir_all(&paths.partial).ok();
 
@@ -518,6 +519,22 @@ fn gather_reports(launched: &Launch, paths: &ReportPaths) -> anyhow::Result<()> 
     }
     fsx::atomic_write(&paths.events, events)?;
     fsx::atomic_write(&paths.output, output)
+}
+
+/// Appends a `service` event per service the run used to its stream.
+fn record_services(paths: &ReportPaths) -> anyhow::Result<()> {
+    let used = crate::services::used();
+    if used.is_empty() {
+        return Ok(());
+    }
+    let mut stream = std::fs::read(&paths.events).unwrap_or_default();
+    if !stream.is_empty() && !stream.ends_with(b"\n") {
+        stream.push(b'\n');
+    }
+    for service in &used {
+        stream.extend(service.line().into_bytes());
+    }
+    fsx::atomic_write(&paths.events, stream)
 }
 
 /// What the summary adds to the verdict: the tests that did not run, why

@@ -40,6 +40,16 @@ fn assert_nothing_left(test: &Test) {
     assert!(left.is_empty(), "left running: {left:?}");
 }
 
+/// The `service` event of the last run's stream.
+fn service_event(test: &Test) -> serde_json::Value {
+    let events = test.read("reports/events.jsonl");
+    events
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["e"] == "service")
+        .unwrap_or_else(|| panic!("no service event: {events}"))
+}
+
 fn first_line(text: &str) -> &str {
     text.lines().find(|l| l.starts_with("error:")).unwrap_or("")
 }
@@ -62,8 +72,18 @@ fn a_started_service_is_exported_to_every_engine_and_stopped() {
         );
         assert_nothing_left(&test);
     }
-    // The service's own output is kept beside the reports.
+    // The service's own output is kept beside the reports, and the run's
+    // event stream records the service it used.
     assert!(test.path().join("reports/service-kv.log").exists());
+    let service = service_event(&test);
+    assert_eq!(service["name"], "kv");
+    assert_eq!(service["protocol"], "resp");
+    assert_eq!(service["started"], true);
+    assert_eq!(service["sessions"], 2);
+    assert!(service["address"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
 }
 
 #[test]
@@ -212,6 +232,9 @@ fn a_server_already_answering_is_used_and_left_running() {
         "{}",
         run.stderr()
     );
+    let service = service_event(&test);
+    assert_eq!(service["address"], format!("127.0.0.1:{port}"));
+    assert_eq!(service["started"], false);
     // Still serving.
     let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
     conn.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();
