@@ -108,7 +108,7 @@ fn check_service(root: &Path, service: &Service, n: usize) -> Result<String, Str
         parts.push(match service.protocol() {
             Protocol::Tcp => check_tcp(&host, port, n, timeout)?,
             protocol => {
-                let login = crate::services::login(service);
+                let login = crate::probe::PgLogin::of(service);
                 crate::probe::sessions(&host, port, protocol, &login, n, timeout)
                     .map_err(|f| f.message)?
             }
@@ -390,8 +390,8 @@ fn kill_group(child: &mut Child) {
     child.wait().ok();
 }
 
-/// The last non-empty line a failed command wrote to stderr.
-fn last_line(file: &mut std::fs::File) -> String {
+/// The last non-empty line a failed command (or service) wrote.
+pub(crate) fn last_line(file: &mut std::fs::File) -> String {
     use std::io::Seek;
     let mut text = String::new();
     file.rewind().ok();

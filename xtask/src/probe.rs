@@ -34,6 +34,21 @@ pub struct PgLogin {
     pub database: String,
 }
 
+impl PgLogin {
+    /// A service's `user` (default `postgres`) and `database` (default: the user).
+    pub fn of(service: &crate::config::Service) -> PgLogin {
+        let user = service
+            .user
+            .as_ref()
+            .map_or_else(|| "postgres".to_string(), |u| u.value.clone());
+        let database = service
+            .database
+            .as_ref()
+            .map_or_else(|| user.clone(), |d| d.value.clone());
+        PgLogin { user, database }
+    }
+}
+
 /// Opens `n` sessions to `host:port` at once and completes `protocol`'s
 /// exchange on each; the summary on success, what went wrong otherwise.
 pub fn sessions(
@@ -54,7 +69,7 @@ pub fn sessions(
         return Err(Failure::other(format!("`{host}` resolves to no address")));
     }
     // Every session stays open until all are done: the streams come back.
-    let results: Vec<(Option<TcpStream>, Result<(), String>)> = std::thread::scope(|s| {
+    let results: Vec<Session> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..n)
             .map(|_| s.spawn(|| session(&addrs, protocol, login, deadline)))
             .collect();
@@ -62,17 +77,27 @@ pub fn sessions(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| (None, Err("the probe thread panicked".into())))
+                    .unwrap_or_else(|_| Session::Failed(None, "the probe thread panicked".into()))
             })
             .collect()
     });
+    if protocol == Protocol::Postgres {
+        // Only now that every session was open at once: Terminate, politely.
+        for mut stream in results.iter().filter_map(Session::stream) {
+            stream.write_all(b"X\0\0\0\x04").ok();
+        }
+    }
     let refused = results
         .iter()
-        .filter(|(s, r)| s.is_none() && r.as_ref().is_err_and(|e| e.contains("refused")))
+        .filter(|s| matches!(s, Session::Refused))
         .count();
-    let failed: Vec<&String> = results
+    let failed: Vec<&str> = results
         .iter()
-        .filter_map(|(_, r)| r.as_ref().err())
+        .filter_map(|s| match s {
+            Session::Answered(_) => None,
+            Session::Refused => Some("connection refused"),
+            Session::Failed(_, why) => Some(why.as_str()),
+        })
         .collect();
     let name = protocol.name();
     match failed.first() {
@@ -113,21 +138,37 @@ impl Failure {
     }
 }
 
+/// One session of a probe; its connection, if any, held until the probe ends.
+enum Session {
+    Answered(TcpStream),
+    Refused,
+    Failed(Option<TcpStream>, String),
+}
+
+impl Session {
+    fn stream(&self) -> Option<&TcpStream> {
+        match self {
+            Session::Answered(stream) | Session::Failed(Some(stream), _) => Some(stream),
+            Session::Refused | Session::Failed(None, _) => None,
+        }
+    }
+}
+
 fn session(
     addrs: &[SocketAddr],
     protocol: Protocol,
     login: &PgLogin,
     deadline: Instant,
-) -> (Option<TcpStream>, Result<(), String>) {
+) -> Session {
     let mut stream = match connect(addrs, deadline) {
         Ok(s) => s,
-        Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
-            return (None, Err("connection refused".into()))
-        }
-        Err(e) => return (None, Err(format!("cannot connect: {e}"))),
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Session::Refused,
+        Err(e) => return Session::Failed(None, format!("cannot connect: {e}")),
     };
-    let result = exchange(&mut stream, protocol, login, deadline);
-    (Some(stream), result)
+    match exchange(&mut stream, protocol, login, deadline) {
+        Ok(()) => Session::Answered(stream),
+        Err(why) => Session::Failed(Some(stream), why),
+    }
 }
 
 /// Connects to the first address that accepts, before `deadline`.

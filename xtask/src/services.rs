@@ -105,7 +105,7 @@ pub fn ensure(config: &Config, needs: &Needs) -> anyhow::Result<Vec<(String, Str
                     &in_use.host,
                     in_use.port,
                     service.protocol(),
-                    &login(service),
+                    &PgLogin::of(service),
                     n,
                     service.timeout(),
                 )
@@ -157,19 +157,6 @@ pub fn is_up(name: &str) -> bool {
         .is_some_and(|a| a.in_use.iter().any(|u| u.name == name))
 }
 
-/// The PostgreSQL session of a service's probe.
-pub fn login(service: &Service) -> PgLogin {
-    let user = service
-        .user
-        .as_ref()
-        .map_or_else(|| "postgres".to_string(), |u| u.value.clone());
-    let database = service
-        .database
-        .as_ref()
-        .map_or_else(|| user.clone(), |d| d.value.clone());
-    PgLogin { user, database }
-}
-
 fn setup_error(name: &str, message: String, hint: &str) -> anyhow::Error {
     UserError::setup(format!("service `{name}`: {message}"), hint.to_string()).into()
 }
@@ -185,7 +172,7 @@ fn bring_up(
         .expect("validated: a service with `start` has `tcp`");
     let protocol = service.protocol();
     let n = service.concurrency(needs.clients);
-    let login = login(service);
+    let login = PgLogin::of(service);
     let port = match port {
         Port::Fixed(port) => {
             // Someone else's server at the configured address wins.
@@ -370,7 +357,7 @@ fn wait_ready(
     let timeout = service.timeout();
     let deadline = Instant::now() + timeout;
     let log = needs.log_dir.join(format!("service-{name}.log"));
-    let mut last = String::from(NO_CHECK);
+    let mut last: Option<String> = None;
     loop {
         if let Ok(Some(status)) = started.child.try_wait() {
             let how = status.code().map_or_else(
@@ -391,9 +378,10 @@ fn wait_ready(
             return Err(setup_error(
                 &name,
                 format!(
-                    "not ready within {:.1}s ({} check, {n} simultaneous session(s)): {last}",
+                    "not ready within {:.1}s ({} check, {n} simultaneous session(s)): {}",
                     timeout.as_secs_f64(),
-                    service.protocol().name()
+                    service.protocol().name(),
+                    last.as_deref().unwrap_or("no check completed")
                 ),
                 &format!(
                     "raise `services.{name}.timeout`, or see the service's output in `{}`",
@@ -407,8 +395,8 @@ fn wait_ready(
             Ok(_) if matches!(started.child.try_wait(), Ok(None)) => return Ok(()),
             Ok(_) => continue,
             // A short last attempt says less than a full one before it.
-            Err(failure) if attempt >= Duration::from_millis(500) || last_is_placeholder(&last) => {
-                last = failure.message;
+            Err(failure) if attempt >= Duration::from_millis(500) || last.is_none() => {
+                last = Some(failure.message);
             }
             Err(_) => {}
         }
@@ -416,18 +404,29 @@ fn wait_ready(
     }
 }
 
-const NO_CHECK: &str = "no check completed";
-
-fn last_is_placeholder(last: &str) -> bool {
-    last == NO_CHECK
-}
-
 /// `: <the last line the service wrote>`, or nothing.
 fn last_words(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    match text.lines().rev().find(|l| !l.trim().is_empty()) {
-        Some(line) => format!(": {}", line.trim().chars().take(200).collect::<String>()),
-        None => String::new(),
+    let line = File::open(log)
+        .map(|mut f| crate::preflight::last_line(&mut f))
+        .unwrap_or_default();
+    if line.is_empty() {
+        line
+    } else {
+        format!(": {line}")
+    }
+}
+
+/// Polls `done` until it holds or `grace` has passed; whether it held.
+fn wait_for(grace: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + grace;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -463,11 +462,7 @@ fn stop(started: &mut Started) {
             match ran {
                 Ok(mut command) => {
                     // The stop command gets the same grace as the service.
-                    let by = Instant::now() + STOP_GRACE;
-                    while matches!(command.try_wait(), Ok(None)) && Instant::now() < by {
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    if matches!(command.try_wait(), Ok(None)) {
+                    if !wait_for(STOP_GRACE, || !matches!(command.try_wait(), Ok(None))) {
                         signals::kill_group(command.id(), libc::SIGKILL);
                         command.wait().ok();
                     }
@@ -478,14 +473,11 @@ fn stop(started: &mut Started) {
             }
         }
     }
-    let deadline = Instant::now() + STOP_GRACE;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = started.child.try_wait() {
-            if !signals::group_alive(pgid) {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let child = &mut started.child;
+    if wait_for(STOP_GRACE, || {
+        matches!(child.try_wait(), Ok(Some(_))) && !signals::group_alive(pgid)
+    }) {
+        return;
     }
     eprintln!(
         "service `{}`: did not stop within {}s; killed",

@@ -226,6 +226,11 @@ pub fn fill(text: &str, values: &[(&str, String)]) -> String {
     })
 }
 
+/// Whether a command line lacks a program to run.
+fn has_no_program(argv: &[String]) -> bool {
+    argv.first().is_none_or(|p| p.trim().is_empty())
+}
+
 /// `host:port`, `[v6]:port`; the port from 1 to 65535.
 pub fn parse_host_port(text: &str) -> Result<(String, u16), String> {
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
@@ -307,7 +312,7 @@ pub fn validate(services: &Services, path: &Path, source: &str) -> Result<(), Us
             }
         }
         if let Some(command) = &service.command {
-            if command.value.first().is_none_or(|p| p.trim().is_empty()) {
+            if has_no_program(&command.value) {
                 return Err(err(
                     &command.span,
                     format!("`{key}.command` has no program"),
@@ -411,7 +416,7 @@ fn validate_lifecycle(key: &str, service: &Setting<Service>, err: &ErrFn) -> Res
         }
     }
     if let Some(start) = &service.start {
-        if start.value.first().is_none_or(|p| p.trim().is_empty()) {
+        if has_no_program(&start.value) {
             return Err(err(
                 &start.span,
                 format!("`{key}.start` has no program"),
@@ -447,7 +452,7 @@ fn validate_lifecycle(key: &str, service: &Setting<Service>, err: &ErrFn) -> Res
                 ));
             }
             StopSetting::Command(argv) => {
-                if argv.first().is_none_or(|p| p.trim().is_empty()) {
+                if has_no_program(argv) {
                     return Err(err(
                         &stop.span,
                         format!("`{key}.stop` has no program"),

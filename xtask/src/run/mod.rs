@@ -527,10 +527,8 @@ fn record_services(paths: &ReportPaths) -> anyhow::Result<()> {
     if used.is_empty() {
         return Ok(());
     }
-    let mut stream = std::fs::read(&paths.events).unwrap_or_default();
-    if !stream.is_empty() && !stream.ends_with(b"\n") {
-        stream.push(b'\n');
-    }
+    let mut stream = Vec::new();
+    crate::events::append_stream(&mut stream, &paths.events);
     for service in &used {
         stream.extend(service.line().into_bytes());
     }
