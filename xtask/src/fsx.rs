@@ -200,6 +200,21 @@ pub fn project_files(root: &Path, skip: &[&Path]) -> Vec<PathBuf> {
     files
 }
 
+/// The last non-empty line a failed command (or service) wrote.
+pub fn last_line(file: &mut std::fs::File) -> String {
+    use std::io::{Read, Seek};
+    let mut text = String::new();
+    file.rewind().ok();
+    file.take(64 * 1024).read_to_string(&mut text).ok();
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    let line: String = line.trim().chars().take(200).collect();
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

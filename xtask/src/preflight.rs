@@ -358,7 +358,7 @@ pub fn check_command(
             None => "was killed by a signal".to_string(),
         };
         let failed = statuses.iter().flatten().filter(|s| !s.success()).count();
-        let said = last_line(&mut children[i].1);
+        let said = crate::fsx::last_line(&mut children[i].1);
         let said = if said.is_empty() {
             String::new()
         } else {
@@ -388,21 +388,6 @@ fn kill_group(child: &mut Child) {
     }
     child.kill().ok();
     child.wait().ok();
-}
-
-/// The last non-empty line a failed command (or service) wrote.
-pub(crate) fn last_line(file: &mut std::fs::File) -> String {
-    use std::io::Seek;
-    let mut text = String::new();
-    file.rewind().ok();
-    file.take(64 * 1024).read_to_string(&mut text).ok();
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    let line: String = line.trim().chars().take(200).collect();
-    line
 }
 
 /// `argv` as a shell would show it (quoted where needed).

@@ -407,7 +407,7 @@ fn wait_ready(
 /// `: <the last line the service wrote>`, or nothing.
 fn last_words(log: &Path) -> String {
     let line = File::open(log)
-        .map(|mut f| crate::preflight::last_line(&mut f))
+        .map(|mut f| crate::fsx::last_line(&mut f))
         .unwrap_or_default();
     if line.is_empty() {
         line
