@@ -86,4 +86,6 @@ pub enum Command {
     Audit(tasks::audit::Args),
     /// Check the services in testing.toml serve as many clients at once as there are workers.
     Preflight(tasks::preflight::Args),
+    /// Print the tests a change can affect, each with its reason (from the dependency record).
+    Select(tasks::select::Args),
 }

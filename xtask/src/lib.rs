@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod coverage;
 pub mod ctx;
+pub mod deps;
 pub mod durations;
 pub mod error;
 pub mod events;
@@ -66,5 +67,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gen(args) => tasks::gen::run(&args, &ctx),
         Command::Audit(args) => tasks::audit::run(&args, &ctx),
         Command::Preflight(args) => tasks::preflight::run(&args, &ctx),
+        Command::Select(args) => tasks::select::run(&args, &ctx),
     }
 }

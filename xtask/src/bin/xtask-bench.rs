@@ -236,6 +236,7 @@ fn timings_render(runs: usize, tests: usize) -> anyhow::Result<ExitCode> {
             exit: 0,
             triage: None,
             shards: None,
+            shadow: None,
         };
         lines.push_str(&serde_json::to_string(&record)?);
         lines.push('\n');

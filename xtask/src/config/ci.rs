@@ -34,6 +34,40 @@ pub struct Ci {
     /// Python versions the tests job runs on, one job each (a matrix);
     /// empty: `python-version` alone.
     pub python_matrix: Setting<Vec<String>>,
+    /// What pull requests run: every test, every test judging the
+    /// change-aware selection (`shadow`), or only the selected tests.
+    pub pull_requests: Setting<PullRequests>,
+}
+
+/// `ci.pull-requests`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullRequests {
+    All,
+    Shadow,
+    Changed,
+}
+
+impl PullRequests {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullRequests::All => "all",
+            PullRequests::Shadow => "shadow",
+            PullRequests::Changed => "changed",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PullRequests {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::model::choice(
+            d,
+            &[
+                ("all", PullRequests::All),
+                ("shadow", PullRequests::Shadow),
+                ("changed", PullRequests::Changed),
+            ],
+        )
+    }
 }
 
 impl Default for Ci {
@@ -46,6 +80,7 @@ impl Default for Ci {
             branch: Setting::new("main".into()),
             serial_baseline: Setting::new("0 4 * * 1".into()),
             python_matrix: Setting::new(Vec::new()),
+            pull_requests: Setting::new(PullRequests::All),
         }
     }
 }

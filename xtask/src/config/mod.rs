@@ -16,6 +16,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+pub use ci::PullRequests;
 pub use model::{
     Config, Dist, Engine, EngineSetting, Granularity, Order, Parallel, WorkersSetting,
 };

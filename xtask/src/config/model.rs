@@ -122,7 +122,7 @@ impl Default for Parallel {
 
 /// Deserializes one of a fixed set of names; anything else is an error
 /// that lists them (a number gets the list too, not "wanted string or table").
-fn choice<'de, D: Deserializer<'de>, T: Copy>(
+pub(super) fn choice<'de, D: Deserializer<'de>, T: Copy>(
     deserializer: D,
     choices: &'static [(&'static str, T)],
 ) -> Result<T, D::Error> {

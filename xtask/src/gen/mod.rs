@@ -300,6 +300,9 @@ struct Facts {
     branch: String,
     serial_baseline: String,
     python_matrix: Vec<String>,
+    /// `ci.pull-requests`, and what it adds to the test command.
+    pull_requests: &'static str,
+    pr_flags: String,
     shards: i64,
     flaky_threshold: String,
     known_flaky: Vec<KnownView>,
@@ -330,11 +333,24 @@ fn pytest_command(config: &Config, workers: Workers) -> String {
         order: None,
         worker: None,
         collect_only: false,
+        deps: None,
     };
     argv::build(&python, root, &spec).display()
 }
 
 /// A number without a needless `.0`.
+/// What the workflow's test command adds on pull requests for
+/// `ci.pull-requests` (a GitHub expression that is empty on other events).
+fn pr_flags(setting: crate::config::PullRequests) -> String {
+    use crate::config::PullRequests;
+    let flags = match setting {
+        PullRequests::All => return String::new(),
+        PullRequests::Shadow => "--changed --shadow",
+        PullRequests::Changed => "--changed",
+    };
+    format!(" ${{{{ github.event_name == 'pull_request' && '{flags}' || '' }}}}")
+}
+
 fn number(value: f64) -> String {
     let text = format!("{value}");
     text.strip_suffix(".0").map(str::to_string).unwrap_or(text)
@@ -418,6 +434,8 @@ fn facts(config: &Config) -> Facts {
         branch: config.ci.branch.value.clone(),
         serial_baseline: config.ci.serial_baseline.value.trim().to_string(),
         python_matrix: config.ci.python_matrix.value.clone(),
+        pull_requests: config.ci.pull_requests.value.as_str(),
+        pr_flags: pr_flags(config.ci.pull_requests.value),
         shards: config.ci.shards.value,
         flaky_threshold: number(config.flaky.threshold.value * 100.0),
         known_flaky,

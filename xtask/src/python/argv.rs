@@ -140,6 +140,9 @@ pub struct Spec<'a> {
     pub worker: Option<&'a str>,
     /// Only collect (`--collect-only`).
     pub collect_only: bool,
+    /// Record what each test depended on, with keys relative to this root
+    /// (`-p xtask_deps`).
+    pub deps: Option<&'a Path>,
 }
 
 /// A ready-to-run pytest command.
@@ -215,6 +218,10 @@ pub fn build(python: &Path, root: &Path, spec: &Spec) -> Invocation {
 
     let mut args = head.clone();
     args.extend(["-p".into(), plugin::MODULE.into()]);
+    if let Some(root) = spec.deps {
+        env.push((plugin::DEPS_VAR.into(), root.display().to_string()));
+        args.extend(["-p".into(), plugin::DEPS_MODULE.into()]);
+    }
     args.extend(common.iter().cloned());
     let mut shown = head;
     shown.extend(common);
@@ -332,6 +339,7 @@ mod tests {
             order: None,
             worker: None,
             collect_only: false,
+            deps: None,
         }
     }
 

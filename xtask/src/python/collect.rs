@@ -87,6 +87,7 @@ pub fn collect(
             order: None,
             worker: None,
             collect_only: true,
+            deps: None,
         },
     );
     let process = child::Process {

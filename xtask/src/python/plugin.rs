@@ -19,13 +19,25 @@ pub const SELECT_VAR: &str = "XTASK_SELECT";
 pub const ORDER_VAR: &str = "XTASK_ORDER";
 pub const WORKER_VAR: &str = "XTASK_WORKER";
 
-/// The directory holding the plugin, written if it is not there yet.
+/// The module that records what each test depended on (`-p xtask_deps`,
+/// only in runs that record it).
+pub const DEPS_MODULE: &str = "xtask_deps";
+
+/// Its source.
+pub const DEPS_SOURCE: &str = include_str!("plugin/xtask_deps.py");
+
+/// Set to the project's root in runs that record dependencies.
+pub const DEPS_VAR: &str = "XTASK_DEPS";
+
+/// The directory holding the plugin's modules, written if they are not there yet.
 pub fn dir() -> anyhow::Result<PathBuf> {
-    let hash = crate::hash::of(SOURCE, 6);
+    let hash = crate::hash::of(format!("{SOURCE}\0{DEPS_SOURCE}"), 6);
     let dir = fsx::cache_dir().join("pytest-plugin").join(hash);
-    let file = dir.join(format!("{MODULE}.py"));
-    if std::fs::read_to_string(&file).ok().as_deref() != Some(SOURCE) {
-        fsx::atomic_write(&file, SOURCE)?;
+    for (module, source) in [(MODULE, SOURCE), (DEPS_MODULE, DEPS_SOURCE)] {
+        let file = dir.join(format!("{module}.py"));
+        if std::fs::read_to_string(&file).ok().as_deref() != Some(source) {
+            fsx::atomic_write(&file, source)?;
+        }
     }
     Ok(dir)
 }

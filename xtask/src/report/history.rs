@@ -228,6 +228,43 @@ impl Machine {
     }
 }
 
+/// How a shadow run judged the selection (kept in the timing history).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ShadowResult {
+    pub selected: usize,
+    pub skipped: usize,
+    pub selected_seconds: f64,
+    pub skipped_seconds: f64,
+    /// Tests the selection would have skipped that failed.
+    pub missed: Vec<String>,
+    pub everything: Option<String>,
+}
+
+impl ShadowResult {
+    /// The summary's line.
+    pub fn line(&self) -> String {
+        if let Some(why) = &self.everything {
+            return format!("shadow selection: everything would have run ({why})");
+        }
+        let total = self.selected + self.skipped;
+        let head = format!(
+            "shadow selection: {} of {total} tests would have run ({:.1}s of {:.1}s), {} skipped",
+            self.selected,
+            self.selected_seconds,
+            self.selected_seconds + self.skipped_seconds,
+            self.skipped
+        );
+        match self.missed.len() {
+            0 => format!("{head}; none of the skipped failed"),
+            n => format!(
+                "{head}; {n} skipped test(s) FAILED, the selection would have missed them: {}",
+                self.missed.join(", ")
+            ),
+        }
+    }
+}
+
 /// One run, as the history keeps it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, from = "RawRecord")]
@@ -259,6 +296,8 @@ pub struct RunRecord {
     pub exit: i32,
     pub triage: Option<Triage>,
     pub shards: Option<Shards>,
+    /// A shadow run's judgement of the change-aware selection.
+    pub shadow: Option<ShadowResult>,
 }
 
 impl RunRecord {
@@ -322,6 +361,7 @@ struct RawRecord {
     exit: i32,
     triage: Option<Triage>,
     shards: Option<Shards>,
+    shadow: Option<ShadowResult>,
     /// Schema 1: triage and merge facts.
     extra: BTreeMap<String, serde_json::Value>,
 }
@@ -414,6 +454,7 @@ impl From<RawRecord> for RunRecord {
             exit: raw.exit,
             triage,
             shards,
+            shadow: raw.shadow,
         }
     }
 }

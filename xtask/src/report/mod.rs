@@ -281,6 +281,7 @@ impl RunState {
                 text: None,
                 crashed: true,
                 sub: None,
+                deps: None,
             };
             self.apply_test(process, &event);
         }

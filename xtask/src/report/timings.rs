@@ -703,6 +703,7 @@ mod tests {
             exit: 0,
             triage: None,
             shards: None,
+            shadow: None,
         }
     }
 

@@ -55,6 +55,17 @@ pub fn for_run(
     asked: Asked,
     workers: Workers,
 ) -> Chosen {
+    for_tests(layout, config, asked, workers, None)
+}
+
+/// Like [`for_run`], for a run of only the tests `only` (a selection).
+pub fn for_tests(
+    layout: &crate::layout::Layout,
+    config: &Config,
+    asked: Asked,
+    workers: Workers,
+    only: Option<&[String]>,
+) -> Chosen {
     let Asked {
         engine: flag,
         dist,
@@ -74,11 +85,15 @@ pub fn for_run(
         may_go_serial: !workers_asked && !env_asked,
     };
     // The recorded durations are read only when there is a choice to make.
-    let store = if setting.fixed().is_none() && workers.is_parallel() {
+    let mut store = if setting.fixed().is_none() && workers.is_parallel() {
         Durations::load(&layout.durations()).0
     } else {
         Durations::default()
     };
+    if let Some(only) = only {
+        let only: std::collections::HashSet<&str> = only.iter().map(String::as_str).collect();
+        store.tests.retain(|id, _| only.contains(id.as_str()));
+    }
     engine(&store, &situation, workers)
 }
 

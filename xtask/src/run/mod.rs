@@ -71,6 +71,7 @@ fn single_invocation(
             order: files.order.as_deref(),
             worker: None,
             collect_only: false,
+            deps: req.deps.then_some(ctx.root.as_path()),
         },
     )
 }
@@ -124,7 +125,7 @@ fn prepare(
         .tests
         .into_iter()
         .collect();
-    if req.engine == Engine::Shards && req.workers.is_parallel() && req.selection.is_none() {
+    if req.engine == Engine::Shards && req.workers.is_parallel() {
         let plan = shards::prepare(ctx, config, env, req, &plugin_dir)?;
         return Ok(Launch {
             recorded,
@@ -367,8 +368,28 @@ pub fn run_suite(
             Err(err) => return Err(err),
         }
     }
+    let deps_started = Instant::now();
+    let shadow = req.shadow.as_ref().map(|s| s.judge(&state));
+    if let Some(shadow) = &shadow {
+        notes.push(shadow.line());
+    }
+    let deps_into = match &req.recording {
+        Recording::Full => Some(None),
+        Recording::Durations(file) => {
+            Some(Some(file.with_file_name(crate::deps::record::FILE_NAME)))
+        }
+        Recording::Nothing => None,
+    };
+    if let (true, Some(into)) = (req.deps, deps_into) {
+        match crate::deps::record_run(ctx, config, &paths.events, into.as_deref()) {
+            Ok(written) => notes.push(written.line(&ctx.root)),
+            Err(err) => notes.push(format!("dependency record not updated: {err:#}")),
+        }
+    }
+    reports_seconds += deps_started.elapsed().as_secs_f64();
     let timings_started = Instant::now();
     let mut record = run_record(ctx, config, req, &state, code);
+    record.shadow = shadow;
     record.coverage = coverage_result.as_ref().map(|c| c.total);
     let (efficiency, worker_use) = timings::utilization(&state, req.workers.count());
     record.efficiency = efficiency;
@@ -858,7 +879,11 @@ fn run_record(
         workers: req.workers.count(),
         dist: (req.workers.is_parallel() && req.engine == Engine::Xdist)
             .then(|| req.dist.to_string()),
-        selection: selection(config, &req.extra),
+        selection: match &req.selection {
+            // A selected run (`--changed`) compares only with the same selection.
+            Some(s) => selection(config, &[&req.extra[..], &s.ids[..]].concat()),
+            None => selection(config, &req.extra),
+        },
         tests: state.done(),
         counts: state.counts(),
         cov: req.coverage,

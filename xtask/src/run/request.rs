@@ -57,6 +57,10 @@ pub struct RunRequest {
     /// summary's engine advice would give, so the advice is left out).
     pub auto_engine: bool,
     pub recording: Recording,
+    /// Record what each test depended on (`--record-deps`).
+    pub deps: bool,
+    /// Run everything, and judge what `--changed` would have skipped.
+    pub shadow: Option<crate::deps::Shadow>,
 }
 
 impl RunRequest {
@@ -91,6 +95,8 @@ impl RunRequest {
             engine: Engine::Xdist,
             auto_engine: false,
             recording: Recording::Nothing,
+            deps: false,
+            shadow: None,
         }
     }
 }

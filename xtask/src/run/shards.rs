@@ -42,7 +42,26 @@ pub fn prepare(
     plugin_dir: &Path,
 ) -> anyhow::Result<ShardPlan> {
     let mut notes = Vec::new();
-    let (collection, cached) = collect::collect_cached(ctx, config, &env.python, &req.extra)?;
+    // A selected run (`--changed`, a CI shard) is planned over its selection.
+    let (collection, cached) = match &req.selection {
+        Some(selection) => (
+            collect::Collection {
+                ids: selection.ids.clone(),
+                errors: selection
+                    .also
+                    .iter()
+                    .map(|id| collect::CollectedError {
+                        id: id.clone(),
+                        msg: String::new(),
+                    })
+                    .collect(),
+                rootdir: selection.rootdir.clone(),
+                ..Default::default()
+            },
+            false,
+        ),
+        None => collect::collect_cached(ctx, config, &env.python, &req.extra)?,
+    };
     let (store, warning) = Durations::load(&ctx.layout(config).durations());
     let k = req.workers.count() as usize;
     if store.tests.is_empty() {
@@ -126,6 +145,7 @@ pub fn prepare(
                 order: None,
                 worker: Some(&worker),
                 collect_only: false,
+                deps: req.deps.then_some(ctx.root.as_path()),
             },
         );
         for var in [

@@ -18,6 +18,10 @@ pub struct Args {
     /// Skip coverage (default: always measured in CI).
     #[arg(long)]
     pub no_cov: bool,
+    /// Run only the tests the change can affect (`--shadow`: run all, and
+    /// judge the selection). Every CI run records what each test depends on.
+    #[command(flatten)]
+    pub change: crate::tasks::select::ChangeArgs,
 }
 
 pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
@@ -63,7 +67,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         workers: false,
     };
     let chosen = run::choose::for_run(&ctx.layout(&config), &config, asked, workers);
-    let req = RunRequest {
+    let mut req = RunRequest {
         title: "ci".into(),
         workers: chosen.workers,
         dist: config.parallel.dist.value,
@@ -79,7 +83,12 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         engine: chosen.engine,
         auto_engine: chosen.auto,
         recording: Recording::Full,
+        deps: true,
+        shadow: None,
     };
+    if let Some(code) = args.change.apply(ctx, &config, &env, &mut req)? {
+        return Ok(code);
+    }
     let result = run::run_suite(ctx, &config, &env, &req)?;
     eprintln!(
         "ci: timings in {}",

@@ -46,6 +46,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         order: None,
         dry_run: false,
         verbose: false,
+        change: Default::default(),
         pytest_args: args.pytest_args.clone(),
     };
     crate::tasks::pytest::run_titled(&run, ctx, crate::workers::Task::PytestParallel, "coverage")

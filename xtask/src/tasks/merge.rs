@@ -47,6 +47,16 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let (mut store, _) = Durations::load(&layout.durations());
     merge::durations(&shards, &mut store);
     store.save(&layout.durations())?;
+    // The shards' dependency records (`--record-deps`), into the project's.
+    let records: Vec<PathBuf> = shards
+        .iter()
+        .map(|s| s.dir.join(crate::deps::record::FILE_NAME))
+        .collect();
+    match crate::deps::merge_shards(ctx, &config, &records) {
+        Ok(Some(written)) => eprintln!("merge: {}", written.line(&ctx.root)),
+        Ok(None) => {}
+        Err(err) => eprintln!("warning: the shards' dependency records were not merged: {err:#}"),
+    }
 
     let mut code = verdict.code;
     let mut reason = verdict.reason.clone();

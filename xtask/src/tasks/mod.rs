@@ -13,6 +13,7 @@ pub mod plan;
 pub mod preflight;
 pub mod pytest;
 pub mod rollback;
+pub mod select;
 pub mod setup;
 pub mod shard;
 pub mod timings;

@@ -59,6 +59,17 @@ pub fn make_plan(
     extra: &[String],
 ) -> anyhow::Result<Planned> {
     let (collection, _) = collect::collect_cached(ctx, config, python, extra)?;
+    Ok(plan_collection(ctx, config, collection, k, granularity))
+}
+
+/// Plans `k` shards of the tests of `collection`.
+pub fn plan_collection(
+    ctx: &Ctx,
+    config: &Config,
+    collection: Collection,
+    k: usize,
+    granularity: Granularity,
+) -> Planned {
     let (store, warning) = Durations::load(&ctx.layout(config).durations());
     let plan = plan::balance(
         &collection.ids,
@@ -68,13 +79,13 @@ pub fn make_plan(
         k,
     );
     let fingerprint = plan::fingerprint(&store, &collection.ids, k, granularity);
-    Ok(Planned {
+    Planned {
         collection,
         store,
         plan,
         fingerprint,
         warning,
-    })
+    }
 }
 
 pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {

@@ -36,6 +36,8 @@ pub struct Args {
     /// Show pytest's own output as it runs.
     #[arg(short, long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub change: crate::tasks::select::ChangeArgs,
     /// Arguments passed to pytest unchanged (after `--`).
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
@@ -71,7 +73,7 @@ pub fn run_titled(args: &Args, ctx: &Ctx, task: Task, title: &str) -> anyhow::Re
         coverage: args.coverage(&config),
         workers: args.workers.is_some(),
     };
-    let chosen = run::choose::for_run(&ctx.layout(&config), &config, asked, workers);
+    let chosen = run::choose::for_run(&ctx.layout(&config), &config, asked, workers.clone());
     let mut req = RunRequest {
         title: title.into(),
         workers: chosen.workers,
@@ -83,11 +85,13 @@ pub fn run_titled(args: &Args, ctx: &Ctx, task: Task, title: &str) -> anyhow::Re
         echo: args.verbose,
         summary: SummaryMode::Full,
         reports: ctx.layout(&config).run(),
-        notes: chosen.note.into_iter().collect(),
+        notes: chosen.note.clone().into_iter().collect(),
         threshold: true,
         engine: chosen.engine,
         auto_engine: chosen.auto,
         recording: Recording::Full,
+        deps: false,
+        shadow: None,
     };
     if req.workers.is_parallel()
         && req.engine == Engine::Xdist
@@ -110,6 +114,23 @@ pub fn run_titled(args: &Args, ctx: &Ctx, task: Task, title: &str) -> anyhow::Re
     let env = env::ensure(ctx, &config)?;
     if signals::interrupted() {
         return Ok(ExitCode::Interrupted);
+    }
+    if let Some(code) = args.change.apply(ctx, &config, &env, &mut req)? {
+        return Ok(code);
+    }
+    if let (Some(selection), true) = (&req.selection, req.auto_engine) {
+        // The engine (or serial) is chosen again for the tests selected.
+        let again = run::choose::for_tests(
+            &ctx.layout(&config),
+            &config,
+            asked,
+            workers,
+            Some(&selection.ids),
+        );
+        req.notes.retain(|n| Some(n) != chosen.note.as_ref());
+        req.notes.extend(again.note);
+        req.engine = again.engine;
+        req.workers = again.workers;
     }
     Ok(run::run_suite(ctx, &config, &env, &req)?.code)
 }

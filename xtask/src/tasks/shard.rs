@@ -20,7 +20,7 @@ use crate::python::env;
 use crate::report::merge::{digest, ShardInfo, SHARD_FILE};
 use crate::run::{self, Recording, RunRequest, SummaryMode};
 use crate::signals;
-use crate::tasks::plan::make_plan;
+use crate::tasks::plan::plan_collection;
 use crate::workers::{self, Task};
 
 #[derive(Debug, clap::Args)]
@@ -43,6 +43,8 @@ pub struct Args {
     /// Measure coverage (default: `coverage.enabled`).
     #[arg(long)]
     pub cov: bool,
+    #[command(flatten)]
+    pub change: crate::tasks::select::ChangeArgs,
     /// pytest arguments that select the tests, the same in every shard (after `--`).
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
@@ -70,14 +72,19 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         &config.parallel,
     )?;
     let env = env::ensure(ctx, &config)?;
-    let planned = make_plan(
+    let (mut collection, _) =
+        crate::python::collect::collect_cached(ctx, &config, &env.python, &args.pytest_args)?;
+    // Every shard selects the same tests (`--changed`) before the plan splits them.
+    let narrowed = args
+        .change
+        .narrow(ctx, &config, &env.python, &mut collection)?;
+    let planned = plan_collection(
         ctx,
         &config,
-        &env.python,
+        collection,
         args.total as usize,
         args.granularity,
-        &args.pytest_args,
-    )?;
+    );
     if let Some(w) = &planned.warning {
         eprintln!("warning: {w}");
     }
@@ -145,6 +152,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         planned.fingerprint
     )];
     notes.extend(chosen.note);
+    notes.extend(narrowed.notes);
     let req = RunRequest {
         title: format!("shard {}/{}", args.index, args.total),
         workers: chosen.workers,
@@ -166,6 +174,8 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         engine: chosen.engine,
         auto_engine: chosen.auto,
         recording: Recording::Durations(reports_dir.join(crate::durations::FILE_NAME)),
+        deps: args.change.record_deps,
+        shadow: narrowed.shadow,
     };
     let result = run::run_suite(ctx, &config, &env, &req)?;
     fsx::atomic_write(

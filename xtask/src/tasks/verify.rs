@@ -163,6 +163,8 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
             engine: chosen.engine,
             auto_engine: chosen.auto,
             recording: Recording::Full,
+            deps: false,
+            shadow: None,
         };
         let result = run::run_suite(ctx, &config, &env, &req)?;
         if result.code == ExitCode::Interrupted {

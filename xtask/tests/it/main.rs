@@ -15,6 +15,7 @@ mod interrupt;
 mod preflight;
 mod pytest;
 mod real_suites;
+mod select;
 mod services;
 mod setup;
 mod shapes;

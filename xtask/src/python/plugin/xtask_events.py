@@ -313,6 +313,8 @@ class _Reporter:
         worker = _worker(report) or self.label
         if worker is not None:
             test["worker"] = worker
+        # What the test depended on (``xtask_deps``, when the run records it).
+        test["deps"] = getattr(report, "xtask_deps", None)
         for key in [key for key, value in test.items() if value is None]:
             del test[key]
         self.emit(test)

@@ -1,0 +1,425 @@
+//! `reports/deps.json`: what every test of a recorded run depended on, and
+//! the project's files as they were then. Built by the xtask from the run's
+//! event stream (the `deps` of each test event); read by the selection.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::source::{self, Facts};
+use crate::events::{self, Deps, Event};
+use crate::fsx;
+
+pub const FILE_NAME: &str = "deps.json";
+pub const VERSION: u32 = 1;
+
+/// A project file when the record was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// The content's hash.
+    pub hash: String,
+    /// A Python file's fingerprints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub py: Option<Facts>,
+}
+
+/// What one test depended on (indexes into the record's `keys` and `paths`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestDeps {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub f: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub o: Vec<u32>,
+    /// It started a process.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sp: bool,
+    /// Its recorded seconds.
+    #[serde(default)]
+    pub dur: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub version: u32,
+    /// The commit the working tree was at (with any changes in `files`).
+    pub commit: Option<String>,
+    /// `major.minor.micro` of the interpreter the tests ran on.
+    pub python: String,
+    /// When it was made (RFC 3339).
+    pub created: String,
+    /// pytest's rootdir, relative to the project root (`""`: the same).
+    pub rootdir: String,
+    /// Every project file then, by path from the project root.
+    pub files: BTreeMap<String, FileEntry>,
+    /// The project modules some test process imported (and so instrumented).
+    pub imported: BTreeSet<String>,
+    /// Function keys executed outside any test: at import, in session hooks.
+    pub outside: BTreeSet<String>,
+    /// Function keys (`path::Qual.name`) the tests refer to.
+    pub keys: Vec<String>,
+    /// Files (other than Python sources) the tests refer to.
+    pub paths: Vec<String>,
+    /// Node id → what it depended on. Tests that failed, erred or crashed
+    /// are left out: they run until they pass.
+    pub tests: BTreeMap<String, TestDeps>,
+    /// Tests this record's run ran and left out (a CI shard's record, so
+    /// that `merge` does not keep an older entry for them).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub failed: BTreeSet<String>,
+}
+
+impl Record {
+    /// The record at `path`: `Ok(None)` when there is none.
+    pub fn load(path: &Path) -> anyhow::Result<Option<Record>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => anyhow::bail!("cannot read `{}`: {e}", path.display()),
+        };
+        let record: Record = serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "`{}` is not a dependency record ({e}); delete it and record again with `--record-deps`",
+                path.display()
+            )
+        })?;
+        anyhow::ensure!(
+            record.version == VERSION,
+            "`{}` is a version {} dependency record, this xtask reads version {VERSION}; record again with `--record-deps`",
+            path.display(),
+            record.version
+        );
+        Ok(Some(record))
+    }
+
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        fsx::atomic_write(path, serde_json::to_vec(self)?)
+    }
+
+    /// The function keys a recorded test executed.
+    pub fn functions_of<'a>(&'a self, deps: &'a TestDeps) -> impl Iterator<Item = &'a str> + 'a {
+        deps.f
+            .iter()
+            .filter_map(|&i| self.keys.get(i as usize).map(String::as_str))
+    }
+
+    /// The files a recorded test opened.
+    pub fn files_of<'a>(&'a self, deps: &'a TestDeps) -> impl Iterator<Item = &'a str> + 'a {
+        deps.o
+            .iter()
+            .filter_map(|&i| self.paths.get(i as usize).map(String::as_str))
+    }
+
+    /// The project path of a node id's file.
+    pub fn test_file(&self, nodeid: &str) -> String {
+        project_path(&self.rootdir, nodeid)
+    }
+}
+
+/// A node id's file as a path from the project root.
+pub fn project_path(rootdir: &str, nodeid: &str) -> String {
+    let module = crate::durations::module_of(nodeid);
+    if rootdir.is_empty() {
+        module.to_string()
+    } else {
+        format!("{rootdir}/{module}")
+    }
+}
+
+/// The project's files now, by path from `root` to content hash: what git
+/// tracks or would track (`.gitignore` respected), or, outside a git
+/// repository, every file not hidden, in a virtual environment or in `skip`.
+pub fn snapshot(root: &Path, skip: &[&Path]) -> BTreeMap<String, String> {
+    let listed = std::process::Command::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .current_dir(root)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    let files: Vec<PathBuf> = match listed {
+        Some(out) => out
+            .stdout
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| root.join(String::from_utf8_lossy(p).as_ref()))
+            .collect(),
+        None => walk(root, skip),
+    };
+    files
+        .into_iter()
+        .filter(|p| !skip.iter().any(|s| p.starts_with(s)))
+        .filter_map(|p| {
+            let bytes = std::fs::read(&p).ok()?;
+            let rel = fsx::relative(&p, root).to_string_lossy().replace('\\', "/");
+            Some((rel, crate::hash::of(bytes, 8)))
+        })
+        .collect()
+}
+
+fn walk(root: &Path, skip: &[&Path]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                let skipped = name.starts_with('.')
+                    || matches!(
+                        name.as_str(),
+                        "__pycache__" | "node_modules" | "site-packages"
+                    )
+                    || path.join("pyvenv.cfg").exists()
+                    || skip.iter().any(|s| *s == path);
+                if !skipped {
+                    stack.push(path);
+                }
+            } else if kind.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// The facts of the Python files of `files` (read from `root`).
+pub fn with_facts(root: &Path, files: BTreeMap<String, String>) -> BTreeMap<String, FileEntry> {
+    files
+        .into_iter()
+        .map(|(path, hash)| {
+            let py = path
+                .ends_with(".py")
+                .then(|| std::fs::read_to_string(root.join(&path)).ok())
+                .flatten()
+                .map(|text| source::facts(&text));
+            (path, FileEntry { hash, py })
+        })
+        .collect()
+}
+
+/// What a run's event stream says the tests depended on.
+#[derive(Debug, Default)]
+pub struct Observed {
+    pub python: String,
+    pub rootdir: Option<String>,
+    pub imported: BTreeSet<String>,
+    pub outside: BTreeSet<String>,
+    /// Node id → (deps, duration), for tests that passed, were skipped or xfailed.
+    pub tests: BTreeMap<String, (Deps, f64)>,
+    /// Every test that ended in this run, recorded or not.
+    pub ran: BTreeSet<String>,
+    /// Tests that ended without a usable record (failed, erred, crashed, no deps).
+    pub unrecorded: usize,
+}
+
+/// Reads the `deps` of every test event in `stream`.
+pub fn observe(stream: &Path) -> anyhow::Result<Observed> {
+    let text = std::fs::read_to_string(stream)
+        .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", stream.display()))?;
+    let mut seen = Observed::default();
+    for line in text.lines() {
+        let Some(event) = events::parse_line(line) else {
+            continue;
+        };
+        match event {
+            Event::Start(start) => {
+                seen.python = start.python;
+                seen.rootdir.get_or_insert(start.rootdir);
+            }
+            Event::Test(test) => {
+                seen.ran.insert(test.id.clone());
+                let Some(deps) = test.deps else {
+                    seen.unrecorded += 1;
+                    continue;
+                };
+                seen.imported.extend(deps.m.iter().cloned());
+                seen.outside.extend(deps.g.iter().cloned());
+                if test.outcome.is_failure() || test.crashed {
+                    seen.unrecorded += 1;
+                    continue;
+                }
+                seen.tests.insert(test.id, (*deps, test.dur));
+            }
+            _ => {}
+        }
+    }
+    Ok(seen)
+}
+
+/// The record of a run: what it observed, over the files as they are now.
+/// `previous` keeps the tests this run did not run (a selected run), and
+/// what earlier runs saw imported or executed outside tests.
+pub fn build(
+    root: &Path,
+    mut seen: Observed,
+    files: BTreeMap<String, FileEntry>,
+    previous: Option<Record>,
+    commit: Option<String>,
+) -> Record {
+    let rootdir = seen
+        .rootdir
+        .as_deref()
+        .map(|r| {
+            fsx::relative(Path::new(r), root)
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .filter(|r| r != "." && !r.starts_with(".."))
+        .unwrap_or_default();
+    let mut record = Record {
+        version: VERSION,
+        commit,
+        python: seen.python.clone(),
+        created: crate::report::history::now_utc(),
+        rootdir,
+        files,
+        imported: std::mem::take(&mut seen.imported),
+        outside: std::mem::take(&mut seen.outside),
+        ..Record::default()
+    };
+    let mut keys = Interner::default();
+    let mut paths = Interner::default();
+    // Tests that share a wider fixture's state depend on what any of them
+    // executed: the state one of them changed is what the next one sees.
+    let mut shared: HashMap<String, Deps> = HashMap::new();
+    for (id, (deps, _)) in &seen.tests {
+        if deps.sh {
+            let group = shared.entry(project_path(&record.rootdir, id)).or_default();
+            group.f.extend(deps.f.iter().cloned());
+            group.o.extend(deps.o.iter().cloned());
+            group.sp |= deps.sp;
+        }
+    }
+    for (id, (deps, dur)) in std::mem::take(&mut seen.tests) {
+        let (f, o, sp) = match deps.sh {
+            true => {
+                let group = &shared[&project_path(&record.rootdir, &id)];
+                (&group.f, &group.o, group.sp)
+            }
+            false => (&deps.f, &deps.o, deps.sp),
+        };
+        let mut f: Vec<u32> = f.iter().map(|k| keys.id(k)).collect();
+        let mut o: Vec<u32> = o.iter().map(|p| paths.id(p)).collect();
+        f.sort_unstable();
+        f.dedup();
+        o.sort_unstable();
+        o.dedup();
+        record.tests.insert(id, TestDeps { f, o, sp, dur });
+    }
+    if let Some(previous) = previous.filter(|p| p.python == record.python) {
+        record.imported.extend(previous.imported.iter().cloned());
+        record.outside.extend(previous.outside.iter().cloned());
+        for (id, deps) in &previous.tests {
+            // A test this run ran is on record as this run left it (or not
+            // at all, when it failed).
+            if seen.ran.contains(id) {
+                continue;
+            }
+            let f = previous.functions_of(deps).map(|k| keys.id(k)).collect();
+            let o = previous.files_of(deps).map(|p| paths.id(p)).collect();
+            record.tests.insert(
+                id.clone(),
+                TestDeps {
+                    f,
+                    o,
+                    sp: deps.sp,
+                    dur: deps.dur,
+                },
+            );
+        }
+    }
+    record.failed = seen
+        .ran
+        .iter()
+        .filter(|id| !record.tests.contains_key(*id))
+        .cloned()
+        .collect();
+    record.keys = keys.values;
+    record.paths = paths.values;
+    record
+}
+
+/// One record of CI shards' records (each of the tests its shard ran) and
+/// the record they started from (`previous`, for the tests no shard ran).
+pub fn merge(shards: Vec<Record>, previous: Option<Record>) -> Option<Record> {
+    let mut shards = shards.into_iter();
+    let first = shards.next()?;
+    let mut keys = Interner::default();
+    let mut paths = Interner::default();
+    let mut merged = Record {
+        keys: Vec::new(),
+        paths: Vec::new(),
+        tests: BTreeMap::new(),
+        ..first.clone()
+    };
+    let mut ran: BTreeSet<String> = BTreeSet::new();
+    let mut add = |record: &Record, merged: &mut Record, only_new: Option<&BTreeSet<String>>| {
+        for (id, deps) in &record.tests {
+            if only_new.is_some_and(|ran| ran.contains(id)) || merged.tests.contains_key(id) {
+                continue;
+            }
+            let f = record.functions_of(deps).map(|k| keys.id(k)).collect();
+            let o = record.files_of(deps).map(|p| paths.id(p)).collect();
+            merged.tests.insert(
+                id.clone(),
+                TestDeps {
+                    f,
+                    o,
+                    sp: deps.sp,
+                    dur: deps.dur,
+                },
+            );
+        }
+    };
+    add(&first, &mut merged, None);
+    ran.extend(first.tests.keys().cloned());
+    ran.extend(first.failed.iter().cloned());
+    for shard in shards {
+        merged.imported.extend(shard.imported.iter().cloned());
+        merged.outside.extend(shard.outside.iter().cloned());
+        merged.failed.extend(shard.failed.iter().cloned());
+        add(&shard, &mut merged, None);
+        ran.extend(shard.tests.keys().cloned());
+        ran.extend(shard.failed.iter().cloned());
+    }
+    if let Some(previous) = previous.filter(|p| p.python == merged.python) {
+        merged.imported.extend(previous.imported.iter().cloned());
+        merged.outside.extend(previous.outside.iter().cloned());
+        add(&previous, &mut merged, Some(&ran));
+    }
+    merged.failed.clear();
+    merged.keys = keys.values;
+    merged.paths = paths.values;
+    Some(merged)
+}
+
+#[derive(Default)]
+struct Interner {
+    values: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Interner {
+    fn id(&mut self, value: &str) -> u32 {
+        if let Some(&i) = self.index.get(value) {
+            return i;
+        }
+        let i = self.values.len() as u32;
+        self.values.push(value.to_string());
+        self.index.insert(value.to_string(), i);
+        i
+    }
+}

@@ -1,0 +1,294 @@
+//! The selection: which tests a change can affect, each with its reason, or
+//! the reason everything has to run.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::record::{project_path, Record};
+use super::source;
+
+/// Files whose change can affect any test in ways no record attributes.
+const CONFIGURATION: [&str; 14] = [
+    "pytest.ini",
+    "pyproject.toml",
+    "setup.cfg",
+    "setup.py",
+    "tox.ini",
+    "testing.toml",
+    "uv.lock",
+    "poetry.lock",
+    "pdm.lock",
+    "Pipfile",
+    "Pipfile.lock",
+    "requirements.txt",
+    ".python-version",
+    "conftest.py",
+];
+
+/// Sources of compiled extensions: what they build is not traced.
+const EXTENSIONS: [&str; 8] = [".c", ".h", ".cpp", ".pyx", ".pxd", ".so", ".pyd", ".rs"];
+
+/// Why a test was selected.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum Reason {
+    /// It is not in the record: new, renamed, or it failed when recorded.
+    NoRecord,
+    /// Its test file changed.
+    TestFile { file: String },
+    /// It executed a function that changed.
+    Function { function: String },
+    /// It opened a file that changed.
+    File { file: String },
+    /// It started a process, and Python code of the project changed.
+    Process { file: String },
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::NoRecord => write!(f, "not in the record (new, or it failed when recorded)"),
+            Reason::TestFile { file } => write!(f, "its test file {file} changed"),
+            Reason::Function { function } => write!(f, "it ran {function}, which changed"),
+            Reason::File { file } => write!(f, "it opened {file}, which changed"),
+            Reason::Process { file } => {
+                write!(f, "it starts processes (not traced), and {file} changed")
+            }
+        }
+    }
+}
+
+/// The outcome of a selection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Choice {
+    /// Why every test has to run (`None`: only `selected`).
+    pub everything: Option<String>,
+    /// The files that differ from the record (added, changed or removed).
+    pub changed: Vec<String>,
+    /// Selected node ids, in collection order, with the first reason found.
+    pub selected: Vec<(String, Reason)>,
+    /// Every reason of every selected test.
+    #[serde(skip)]
+    pub reasons: BTreeMap<String, BTreeSet<Reason>>,
+    /// Collected tests the change cannot affect.
+    pub skipped: usize,
+}
+
+/// What the selection compares: the record, the files now, and the tests
+/// collected now.
+pub struct Inputs<'a> {
+    pub record: Option<&'a Record>,
+    /// The interpreter's `major.minor.micro` now.
+    pub python: &'a str,
+    /// Path from the project root → content hash, now.
+    pub files: &'a BTreeMap<String, String>,
+    /// Reads a project file's text now.
+    pub read: &'a dyn Fn(&str) -> Option<String>,
+    /// Node ids collected now, in order.
+    pub collected: &'a [String],
+    /// pytest's rootdir now, relative to the project root.
+    pub rootdir: &'a str,
+    /// Files changed since a revision (`--changed REV`), besides those that
+    /// differ from the record.
+    pub since: &'a [String],
+    /// Project modules a `[services.<name>]` runs (path → service): no test
+    /// executes them, every test using the service depends on them.
+    pub services: &'a BTreeMap<String, String>,
+}
+
+/// Chooses the tests `inputs` says a change can affect.
+pub fn choose(inputs: &Inputs) -> Choice {
+    let everything = |why: String, changed: Vec<String>| Choice {
+        everything: Some(why),
+        changed,
+        selected: inputs
+            .collected
+            .iter()
+            .map(|id| (id.clone(), Reason::NoRecord))
+            .collect(),
+        ..Choice::default()
+    };
+    let Some(record) = inputs.record else {
+        return everything(
+            "there is no dependency record yet (a run with `--record-deps` makes one)".into(),
+            Vec::new(),
+        );
+    };
+    if minor(&record.python) != minor(inputs.python) {
+        return everything(
+            format!(
+                "the record was made on Python {}, the tests now run on {}",
+                record.python, inputs.python
+            ),
+            Vec::new(),
+        );
+    }
+    let changed = changed_files(record, inputs);
+    let mut reasons: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
+    let mut add = |id: &str, reason: Reason| {
+        reasons.entry(id.to_string()).or_default().insert(reason);
+    };
+    let test_files: BTreeSet<String> = inputs
+        .collected
+        .iter()
+        .map(|id| project_path(inputs.rootdir, id))
+        .chain(record.tests.keys().map(|id| record.test_file(id)))
+        .collect();
+    let mut python_changed = None;
+    for path in &changed {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if CONFIGURATION.contains(&name)
+            || (name.starts_with("requirements") && name.ends_with(".txt"))
+        {
+            return everything(format!("{path} changed: it configures every test"), changed);
+        }
+        if EXTENSIONS.iter().any(|ext| name.ends_with(ext)) {
+            return everything(
+                format!("{path} changed: compiled code is not traced"),
+                changed,
+            );
+        }
+        if test_files.contains(path) {
+            for id in inputs.collected {
+                if &project_path(inputs.rootdir, id) == path {
+                    add(id, Reason::TestFile { file: path.clone() });
+                }
+            }
+            // A module that is also imported (doctests) is looked at as code too.
+            if !record.imported.contains(path) {
+                continue;
+            }
+        }
+        if let Some(service) = inputs.services.get(path) {
+            return everything(
+                format!("{path} changed, and the `{service}` service runs it (outside any test)"),
+                changed,
+            );
+        }
+        let before = record.files.get(path);
+        if path.ends_with(".py") {
+            if before.is_none() {
+                // New: only changed code or a changed test can reach it.
+                python_changed.get_or_insert_with(|| path.clone());
+                continue;
+            }
+            if !record.imported.contains(path) {
+                return everything(
+                    format!(
+                        "{path} changed, and no recorded test process imported it \
+                         (a subprocess, a plugin or the import system may run it)"
+                    ),
+                    changed,
+                );
+            }
+            let Some(text) = (inputs.read)(path) else {
+                return everything(
+                    format!("{path} was removed, and recorded tests imported it"),
+                    changed,
+                );
+            };
+            let Some(old) = before.and_then(|b| b.py.as_ref()) else {
+                return everything(format!("{path} has no fingerprints on record"), changed);
+            };
+            let now = source::facts(&text);
+            if old.module != now.module {
+                return everything(
+                    format!("module-level code of {path} changed (imports, constants, class attributes)"),
+                    changed,
+                );
+            }
+            for function in old.changed_functions(&now) {
+                python_changed.get_or_insert_with(|| path.clone());
+                let key = format!("{path}::{function}");
+                if old.memoized.contains(&function) || now.memoized.contains(&function) {
+                    return everything(
+                        format!("{key} changed, and a cache serves its results to tests that are not on record"),
+                        changed,
+                    );
+                }
+                if record.outside.contains(&key) {
+                    return everything(
+                        format!("{key} changed, and it runs outside any test (at import, or in a session hook)"),
+                        changed,
+                    );
+                }
+                for (id, deps) in &record.tests {
+                    if record.functions_of(deps).any(|k| k == key) {
+                        add(
+                            id,
+                            Reason::Function {
+                                function: key.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+            continue;
+        }
+        let mut opened = false;
+        for (id, deps) in &record.tests {
+            if record.files_of(deps).any(|p| p == path) {
+                opened = true;
+                add(id, Reason::File { file: path.clone() });
+            }
+        }
+        if !opened && before.is_some() {
+            return everything(
+                format!("{path} changed, and no recorded test opened it"),
+                changed,
+            );
+        }
+    }
+    if let Some(file) = python_changed {
+        for (id, deps) in &record.tests {
+            if deps.sp {
+                add(id, Reason::Process { file: file.clone() });
+            }
+        }
+    }
+    for id in inputs.collected {
+        if !record.tests.contains_key(id) {
+            add(id, Reason::NoRecord);
+        }
+    }
+    let selected: Vec<(String, Reason)> = inputs
+        .collected
+        .iter()
+        .filter_map(|id| {
+            let first = reasons.get(id)?.iter().next()?.clone();
+            Some((id.clone(), first))
+        })
+        .collect();
+    Choice {
+        everything: None,
+        changed,
+        skipped: inputs.collected.len() - selected.len(),
+        selected,
+        reasons,
+    }
+}
+
+/// Files that differ between the record and now, plus those changed since
+/// the revision asked for, sorted.
+fn changed_files(record: &Record, inputs: &Inputs) -> Vec<String> {
+    let mut changed: BTreeSet<String> = inputs.since.iter().cloned().collect();
+    for (path, entry) in &record.files {
+        if inputs.files.get(path) != Some(&entry.hash) {
+            changed.insert(path.clone());
+        }
+    }
+    for path in inputs.files.keys() {
+        if !record.files.contains_key(path) {
+            changed.insert(path.clone());
+        }
+    }
+    changed.into_iter().collect()
+}
+
+fn minor(version: &str) -> &str {
+    match version.match_indices('.').nth(1) {
+        Some((i, _)) => &version[..i],
+        None => version,
+    }
+}

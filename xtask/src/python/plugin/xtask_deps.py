@@ -1,0 +1,266 @@
+"""What each test depended on, for change-aware selection (``XTASK_DEPS``).
+
+Loaded by ``xtask_events`` when ``XTASK_DEPS`` names the project's root. In
+every process that runs tests (a serial pytest, each xdist worker, each
+process of the shards engine) it records, per test:
+
+``f``
+    The project's functions the test executed, as ``path::Qual.name``. The
+    project's own modules (every ``.py`` under the root that is not a test
+    module, a ``conftest.py`` or in a virtual environment) are compiled with
+    one added statement at the top of each function body, which adds the
+    function's key to a set: the cost is one set insertion per call of a
+    project function and nothing anywhere else. Their bytecode is not cached,
+    so nothing instrumented is left behind.
+``o``
+    The project's files (other than Python sources) the test opened, seen
+    through an audit hook on ``open``.
+``sp``
+    Whether the test started a process (``subprocess``, ``os.system``,
+    ``os.exec*``, ``os.posix_spawn``): code run there is not seen here.
+``sh``
+    Whether the test used a fixture wider than the function (module, class,
+    package, session), whose state other tests also saw.
+
+What a fixture executes while it is set up is recorded for the fixture and
+added to every test that uses it. What runs outside any test (imports during
+collection, module-level code, session hooks) is reported as ``g`` (keys)
+and ``m`` (the instrumented files imported), each only the part not already
+sent from this process.
+
+The record travels as an attribute of the teardown report, which xdist
+carries from its workers to the controller, where ``xtask_events`` writes it
+into the test's event as ``deps``.
+"""
+
+import ast
+import fnmatch
+import importlib.machinery
+import os
+import sys
+
+import pytest
+
+HITS = set()
+OPENED = set()
+_SPAWNED = [False]
+IMPORTED = set()
+
+_SPAWN_EVENTS = frozenset(
+    ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork")
+)
+
+
+class _Project:
+    """Which files are the project's own, and their keys."""
+
+    def __init__(self, root, test_globs):
+        self.root = os.path.realpath(root)
+        self.prefix = self.root.rstrip(os.sep) + os.sep
+        self.test_globs = list(test_globs)
+        excluded = [sys.prefix, sys.exec_prefix, os.path.dirname(__file__)]
+        self.excluded = [os.path.realpath(p).rstrip(os.sep) + os.sep for p in excluded]
+
+    def relative(self, path):
+        """The path from the root, or None when the file is not the project's."""
+        try:
+            path = os.path.realpath(os.fsdecode(path))
+        except (TypeError, ValueError):
+            return None
+        if not path.startswith(self.prefix):
+            return None
+        if any(path.startswith(p) for p in self.excluded):
+            return None
+        rel = path[len(self.prefix):]
+        parts = rel.split(os.sep)
+        if any(
+            part.startswith(".") or part in ("site-packages", "dist-packages", "__pycache__")
+            for part in parts[:-1]
+        ):
+            return None
+        return "/".join(parts)
+
+    def source(self, path):
+        """The key prefix of a project module to instrument, or None."""
+        if not path.endswith(".py"):
+            return None
+        rel = self.relative(path)
+        if rel is None:
+            return None
+        name = rel.rsplit("/", 1)[-1]
+        if name == "conftest.py" or any(fnmatch.fnmatch(name, g) for g in self.test_globs):
+            return None
+        return rel
+
+
+class _Marker(ast.NodeTransformer):
+    """Adds ``__xtask_hit__("path::Qual.name")`` at the top of every function body."""
+
+    def __init__(self, rel):
+        self.rel = rel
+        self.names = []
+
+    def visit_ClassDef(self, node):
+        self.names.append(node.name)
+        self.generic_visit(node)
+        self.names.pop()
+        return node
+
+    def _function(self, node):
+        self.names.append(node.name)
+        key = "%s::%s" % (self.rel, ".".join(self.names))
+        self.generic_visit(node)
+        self.names.pop()
+        body = node.body
+        mark = ast.Expr(
+            ast.Call(ast.Name("__xtask_hit__", ast.Load()), [ast.Constant(key)], [])
+        )
+        ast.copy_location(mark, body[0])
+        first = body[0]
+        docstring = (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        )
+        body.insert(1 if docstring else 0, mark)
+        return node
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+
+class _Loader(importlib.machinery.SourceFileLoader):
+    def __init__(self, fullname, path, rel):
+        super().__init__(fullname, path)
+        self.rel = rel
+
+    def get_code(self, fullname):
+        # Never the bytecode cache, in either direction: the instrumented code
+        # must not be read from it or left in it.
+        source = self.get_data(self.path)
+        tree = ast.parse(source, self.path)
+        tree = ast.fix_missing_locations(_Marker(self.rel).visit(tree))
+        IMPORTED.add(self.rel)
+        return compile(tree, self.path, "exec", dont_inherit=True)
+
+    def exec_module(self, module):
+        module.__dict__["__xtask_hit__"] = HITS.add
+        super().exec_module(module)
+
+
+class _Finder:
+    def __init__(self, project):
+        self.project = project
+
+    def find_spec(self, fullname, path=None, target=None):
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader:
+            return None
+        rel = self.project.source(spec.origin)
+        if rel is None:
+            return None
+        spec.loader = _Loader(fullname, spec.origin, rel)
+        return spec
+
+    def invalidate_caches(self):
+        pass
+
+
+def _audit(project):
+    def hook(event, args):
+        if event == "open":
+            path = args[0]
+            if isinstance(path, (str, bytes)) and not isinstance(path, int):
+                rel = project.relative(path)
+                if rel is not None and not rel.endswith((".py", ".pyc")):
+                    OPENED.add(rel)
+        elif event in _SPAWN_EVENTS:
+            _SPAWNED[0] = True
+
+    return hook
+
+
+def _take():
+    """Everything recorded since the last take, and a fresh start."""
+    taken = (set(HITS), set(OPENED), _SPAWNED[0])
+    HITS.clear()
+    OPENED.clear()
+    _SPAWNED[0] = False
+    return taken
+
+
+class _Recorder:
+    def __init__(self):
+        # id(fixturedef) -> [keys, files, spawned]
+        self.fixtures = {}
+        self.outside = set()
+        self.sent_outside = set()
+        self.sent_imported = set()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        keys, _, _ = _take()
+        self.outside |= keys
+        yield
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        before = _take()
+        try:
+            yield
+        finally:
+            keys, files, spawned = _take()
+            entry = self.fixtures.setdefault(id(fixturedef), [set(), set(), False])
+            entry[0] |= keys
+            entry[1] |= files
+            entry[2] = entry[2] or spawned
+            HITS.update(before[0])
+            OPENED.update(before[1])
+            _SPAWNED[0] = before[2]
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        if call.when != "teardown":
+            return
+        keys, files, spawned = _take()
+        shared = False
+        info = getattr(item, "_fixtureinfo", None)
+        defs = getattr(info, "name2fixturedefs", None) or {}
+        for name in getattr(item, "fixturenames", ()):
+            for fixturedef in defs.get(name, ()):
+                if getattr(fixturedef, "scope", "function") != "function":
+                    shared = True
+                entry = self.fixtures.get(id(fixturedef))
+                if entry is not None:
+                    keys |= entry[0]
+                    files |= entry[1]
+                    spawned = spawned or entry[2]
+        deps = {"f": sorted(keys), "o": sorted(files), "sp": spawned, "sh": shared}
+        outside = self.outside - self.sent_outside
+        if outside:
+            deps["g"] = sorted(outside)
+            self.sent_outside |= outside
+        imported = IMPORTED - self.sent_imported
+        if imported:
+            deps["m"] = sorted(imported)
+            self.sent_imported |= imported
+        outcome.get_result().xtask_deps = deps
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config):
+    """Installs the import hook before the project's conftest files import
+    anything of the project."""
+    root = os.environ.get("XTASK_DEPS")
+    if not root:
+        return
+    globs = early_config.getini("python_files") or ["test_*.py", "*_test.py"]
+    project = _Project(root, globs)
+    sys.meta_path.insert(0, _Finder(project))
+    sys.addaudithook(_audit(project))
+
+
+def pytest_configure(config):
+    if os.environ.get("XTASK_DEPS") and not config.pluginmanager.has_plugin("dsession"):
+        config.pluginmanager.register(_Recorder(), "xtask-deps-recorder")

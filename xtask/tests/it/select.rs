@@ -1,0 +1,385 @@
+//! Change-aware selection on the `selection` fixture: what a recorded run
+//! keeps, what a change selects and why, what forces every test, the shadow
+//! run, and every input a user can get wrong.
+
+use std::collections::BTreeSet;
+
+use crate::support::Test;
+
+/// The fixture, recorded by a serial run.
+fn recorded() -> Test {
+    let test = Test::fixture("selection");
+    test.run_args(&["pytest", "--record-deps"]).status(0);
+    test
+}
+
+fn edit(test: &Test, rel: &str, from: &str, to: &str) {
+    let text = test.read(rel);
+    assert!(text.contains(from), "{rel} has no `{from}`");
+    std::fs::write(test.path().join(rel), text.replacen(from, to, 1)).unwrap();
+}
+
+fn selection(test: &Test) -> serde_json::Value {
+    let run = test.run_args(&["select", "--json"]);
+    run.status(0);
+    serde_json::from_str(&run.stdout()).unwrap()
+}
+
+fn selected(json: &serde_json::Value) -> BTreeSet<String> {
+    json["selected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn failed_ids(test: &Test) -> BTreeSet<String> {
+    test.read("reports/events.jsonl")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["e"] == "test" && e["outcome"] == "failed")
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn a_changed_function_selects_the_tests_that_ran_it_and_they_fail_where_the_full_suite_fails() {
+    let test = recorded();
+    let record = test.read("reports/deps.json");
+    assert!(record.contains("src/shop/pricing.py::discount"), "{record}");
+    // Nothing changed: nothing to run, and it says so.
+    assert_eq!(selection(&test)["selected"], serde_json::json!([]));
+    let run = test.run_args(&["pytest", "--changed"]);
+    run.status(0);
+    assert!(
+        run.stdout()
+            .contains("no test can be affected by the change"),
+        "{}",
+        run.stdout()
+    );
+
+    edit(
+        &test,
+        "src/shop/pricing.py",
+        "return total - 10",
+        "return total - 11",
+    );
+    let json = selection(&test);
+    assert_eq!(json["changed"], serde_json::json!(["src/shop/pricing.py"]));
+    assert_eq!(
+        selected(&json),
+        set(&[
+            // Through the module-scoped `cart` fixture, shared in the module.
+            "tests/test_cart.py::test_cart_items",
+            "tests/test_cart.py::test_cart_total",
+            // Starts a process: code run there is not traced.
+            "tests/test_cli.py::test_cli_prints_the_total",
+            "tests/test_pricing.py::test_discount_above_a_hundred",
+            "tests/test_pricing.py::test_discount_below",
+        ])
+    );
+    assert_eq!(json["skipped"], 4);
+    let explain = test.run_args(&["select", "--explain", "tests/test_pricing.py::test_price"]);
+    explain.status(0);
+    assert!(
+        explain
+            .stdout()
+            .starts_with("tests/test_pricing.py::test_price: not selected")
+            && explain.stdout().contains("ran src/shop/pricing.py::price"),
+        "{}",
+        explain.stdout()
+    );
+    let explain = test.run_args(&["select", "--explain", "tests/test_cart.py::test_cart_items"]);
+    assert!(
+        explain
+            .stdout()
+            .contains("it ran src/shop/pricing.py::discount, which changed"),
+        "{}",
+        explain.stdout()
+    );
+
+    for engine in ["shards", "xdist"] {
+        let run = test.run_args(&[
+            "pytest-parallel",
+            "-n",
+            "2",
+            "--engine",
+            engine,
+            "--changed",
+        ]);
+        run.status(1);
+        assert!(
+            run.stdout()
+                .contains("tests:     5 of 5 collected tests ran"),
+            "{}",
+            run.stdout()
+        );
+        assert!(
+            run.stdout().contains("--changed: 5 of 9 tests"),
+            "{}",
+            run.stdout()
+        );
+        let selected_failures = failed_ids(&test);
+        test.run_args(&["pytest"]).status(1);
+        assert_eq!(selected_failures, failed_ids(&test), "{engine}");
+    }
+    assert_eq!(
+        failed_ids(&test),
+        set(&[
+            "tests/test_cart.py::test_cart_total",
+            "tests/test_pricing.py::test_discount_above_a_hundred",
+        ])
+    );
+}
+
+#[test]
+fn data_files_test_files_and_new_tests_select_their_own_tests() {
+    let test = recorded();
+    edit(&test, "data/catalog.csv", "pear,2.0", "pear,2.5");
+    assert_eq!(
+        selected(&selection(&test)),
+        set(&[
+            "tests/test_catalog.py::test_load",
+            "tests/test_catalog.py::test_names"
+        ])
+    );
+    edit(&test, "data/catalog.csv", "pear,2.5", "pear,2.0");
+    edit(&test, "tests/test_cart.py", "== 2", "== 2  # two");
+    assert_eq!(
+        selected(&selection(&test)),
+        set(&[
+            "tests/test_cart.py::test_cart_items",
+            "tests/test_cart.py::test_cart_total"
+        ])
+    );
+    edit(&test, "tests/test_cart.py", "== 2  # two", "== 2");
+    let test = test.write("tests/test_new.py", "def test_new():\n    assert True\n");
+    let json = selection(&test);
+    assert_eq!(selected(&json), set(&["tests/test_new.py::test_new"]));
+    assert_eq!(json["selected"][0]["reason"]["why"], "no_record");
+    // A comment is not a change of code.
+    std::fs::remove_file(test.path().join("tests/test_new.py")).unwrap();
+    edit(&test, "src/shop/pricing.py", "# Ten off", "# Still ten off");
+    assert_eq!(selected(&selection(&test)), BTreeSet::new());
+}
+
+#[test]
+fn changes_no_record_attributes_run_every_test() {
+    let test = recorded();
+    let cases = [
+        (
+            "tests/conftest.py",
+            "scope=\"module\"",
+            "scope=\"module\", autouse=False",
+            "tests/conftest.py changed: it configures every test",
+        ),
+        (
+            "src/shop/pricing.py",
+            "RATE = 0.2",
+            "RATE = 0.25",
+            "module-level code of src/shop/pricing.py changed",
+        ),
+        (
+            "src/shop/catalog.py",
+            "return sorted(load())",
+            "return sorted(load(), reverse=False)",
+            "a cache serves its results",
+        ),
+        (
+            "src/shop/cli.py",
+            "return 0",
+            "return 0 or 0",
+            "no recorded test process imported it",
+        ),
+        (
+            "pyproject.toml",
+            "testpaths",
+            "python_files = [\"test_*.py\"]\ntestpaths",
+            "pyproject.toml changed",
+        ),
+        (
+            "README.txt",
+            "",
+            "",
+            "README.txt changed, and no recorded test opened it",
+        ),
+    ];
+    for (file, from, to, why) in cases {
+        let original = std::fs::read_to_string(test.path().join(file)).ok();
+        match original {
+            Some(_) if !from.is_empty() => edit(&test, file, from, to),
+            _ => std::fs::write(test.path().join(file), "changed\n").unwrap(),
+        }
+        let json = selection(&test);
+        let everything = json["everything"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{file}: {json}"));
+        assert!(everything.contains(why), "{file}: {everything}");
+        assert_eq!(json["selected"].as_array().unwrap().len(), 9, "{file}");
+        match original {
+            Some(text) => std::fs::write(test.path().join(file), text).unwrap(),
+            None => std::fs::remove_file(test.path().join(file)).unwrap(),
+        }
+    }
+    // A file that did not exist when recorded and that nothing runs.
+    std::fs::write(test.path().join("NOTES.txt"), "new\n").unwrap();
+    assert_eq!(selection(&test)["everything"], serde_json::Value::Null);
+}
+
+#[test]
+fn every_engine_records_the_same_dependencies() {
+    let test = recorded();
+    let deps = |test: &Test| {
+        let record: serde_json::Value =
+            serde_json::from_str(&test.read("reports/deps.json")).unwrap();
+        let keys = record["keys"].as_array().unwrap().clone();
+        let tests = record["tests"].as_object().unwrap();
+        tests
+            .iter()
+            .map(|(id, t)| {
+                let mut f: Vec<String> = t["f"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|i| keys[i.as_u64().unwrap() as usize].to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                f.sort();
+                (
+                    id.clone(),
+                    f,
+                    t["o"].as_array().map_or(0, Vec::len),
+                    t["sp"] == true,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let serial = deps(&test);
+    assert_eq!(serial.len(), 9);
+    for engine in ["shards", "xdist"] {
+        std::fs::remove_file(test.path().join("reports/deps.json")).unwrap();
+        test.run_args(&[
+            "pytest-parallel",
+            "-n",
+            "2",
+            "--engine",
+            engine,
+            "--record-deps",
+        ])
+        .status(0);
+        assert_eq!(deps(&test), serial, "{engine}");
+    }
+}
+
+#[test]
+fn a_shadow_run_runs_everything_and_names_what_the_selection_would_have_missed() {
+    let test = recorded();
+    // A record that lost what one test ran, as a stale or wrong record would.
+    let path = test.path().join("reports/deps.json");
+    let mut record: serde_json::Value =
+        serde_json::from_str(&test.read("reports/deps.json")).unwrap();
+    record["tests"]["tests/test_pricing.py::test_discount_above_a_hundred"]["f"] =
+        serde_json::json!([]);
+    std::fs::write(&path, record.to_string()).unwrap();
+    edit(
+        &test,
+        "src/shop/pricing.py",
+        "return total - 10",
+        "return total - 11",
+    );
+    let run = test.run_args(&["pytest", "--changed", "--shadow"]);
+    run.status(1);
+    let out = run.stdout();
+    assert!(
+        out.contains("tests:     9 of 9 collected tests ran"),
+        "{out}"
+    );
+    assert!(
+        out.contains("shadow selection: 4 of 9 tests would have run")
+            && out.contains("1 skipped test(s) FAILED, the selection would have missed them: tests/test_pricing.py::test_discount_above_a_hundred"),
+        "{out}"
+    );
+    let history = test.read("reports/ci_timings.jsonl");
+    let last: serde_json::Value = serde_json::from_str(history.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        last["shadow"]["missed"],
+        serde_json::json!(["tests/test_pricing.py::test_discount_above_a_hundred"])
+    );
+}
+
+#[test]
+fn a_selected_run_that_records_keeps_the_tests_it_did_not_run() {
+    let test = recorded();
+    edit(
+        &test,
+        "src/shop/pricing.py",
+        "return sum(p for _, p in items)",
+        "return sum(p for _n, p in items)",
+    );
+    let run = test.run_args(&["pytest", "--changed", "--record-deps"]);
+    run.status(0);
+    assert!(
+        run.stdout()
+            .contains("dependency record: 9 tests (4 from this run, 5 kept from the record)"),
+        "{}",
+        run.stdout()
+    );
+    // The change is on record now: nothing left to run.
+    assert_eq!(selection(&test)["selected"], serde_json::json!([]));
+}
+
+#[test]
+fn bad_selection_input_gets_one_line_and_exit_2() {
+    let test = Test::fixture("selection");
+    // No record yet: everything runs, and the summary says why.
+    let json = selection(&test);
+    assert!(
+        json["everything"]
+            .as_str()
+            .unwrap()
+            .contains("no dependency record yet"),
+        "{json}"
+    );
+    let run = test.run_args(&["pytest", "--changed", "no-such-revision"]);
+    run.status(2);
+    assert!(
+        run.stderr().contains("`git diff no-such-revision` failed"),
+        "{}",
+        run.stderr()
+    );
+    let run = test.run_args(&["pytest", "--shadow"]);
+    run.status(2);
+    assert!(run.stderr().contains("--changed"), "{}", run.stderr());
+    let run = test.run_args(&["select", "--explain", "tests/test_nope.py::test_x"]);
+    run.status(2);
+    assert!(
+        run.stderr()
+            .starts_with("error: `tests/test_nope.py::test_x` is not a test pytest collects now"),
+        "{}",
+        run.stderr()
+    );
+    let test = test.write("reports/deps.json", "{\"version\": 1, \"tests\": ");
+    let run = test.run_args(&["select"]);
+    run.status(2);
+    assert!(
+        run.stderr().contains("is not a dependency record")
+            && run.stderr().contains("--record-deps"),
+        "{}",
+        run.stderr()
+    );
+    // A record made on another Python: everything runs.
+    let test = recorded();
+    let path = test.path().join("reports/deps.json");
+    let text = test.read("reports/deps.json");
+    let mut record: serde_json::Value = serde_json::from_str(&text).unwrap();
+    record["python"] = serde_json::json!("2.7.18");
+    std::fs::write(&path, record.to_string()).unwrap();
+    let everything = selection(&test)["everything"].as_str().unwrap().to_string();
+    assert!(everything.contains("made on Python 2.7.18"), "{everything}");
+}
