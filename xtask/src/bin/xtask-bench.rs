@@ -63,6 +63,18 @@ pub enum Bench {
         #[arg(long, default_value_t = 2)]
         workers: u16,
     },
+    /// What recording dependencies costs (`--record-deps` ÷ without), serial and with the default engine: median wall and CPU.
+    Deps {
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// The selection itself (hashing the files, the diff, the lookup) on a generated record of TESTS tests.
+    Select {
+        #[arg(long, default_value_t = 10_000)]
+        tests: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// A parallel run with coverage vs without (median ratio), and combine + report as a share of the run.
     Coverage {
         #[arg(long, default_value_t = 3)]
@@ -98,6 +110,8 @@ fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         Bench::Timings { runs, tests } => timings_render(*runs, *tests),
         Bench::Plan => plan_quality(ctx),
         Bench::Coverage { runs } => coverage_cost(ctx, *runs),
+        Bench::Deps { runs } => deps_cost(ctx, *runs),
+        Bench::Select { tests, runs } => select_speed(*tests, *runs),
         Bench::Engines { runs, workers } => engines(ctx, *runs, *workers),
         Bench::Order { runs } => order(ctx, *runs),
         Bench::Audit { files, runs } => audit(*files, *runs),
@@ -734,6 +748,122 @@ fn time_all(mut cmds: Vec<Command>) -> anyhow::Result<(f64, i32)> {
         }
     }
     Ok((started.elapsed().as_secs_f64(), code))
+}
+
+fn deps_cost(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {
+    let commands = Commands::new(ctx, 2)?;
+    let variants: Vec<(&str, Variant)> = vec![
+        (
+            "serial",
+            Box::new(|| commands.xtask(&["pytest", "--workers", "1"])),
+        ),
+        (
+            "serial, record",
+            Box::new(|| commands.xtask(&["pytest", "--workers", "1", "--record-deps"])),
+        ),
+        ("default", Box::new(|| commands.xtask(&["pytest-parallel"]))),
+        (
+            "default, record",
+            Box::new(|| commands.xtask(&["pytest-parallel", "--record-deps"])),
+        ),
+    ];
+    commands.warm_up()?;
+    println!(
+        "deps on {}: {runs} rounds, each runs every variant (rotating order); `record` adds --record-deps",
+        ctx.root.display()
+    );
+    let samples = measure(&variants, runs)?;
+    print_table(&variants, &samples, 0);
+    for (name, with, without) in [("serial", 1, 0), ("default", 3, 2)] {
+        println!(
+            "recording ÷ not, {name}: wall {:.3}, CPU {:.3} (target ≤ 1.3)",
+            samples[with].wall() / samples[without].wall(),
+            samples[with].cpu() / samples[without].cpu()
+        );
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// The selection on a generated project: `tests` tests over 200 modules of
+/// 10 functions each, each test having run 40 functions; one function changed.
+fn select_speed(tests: usize, runs: usize) -> anyhow::Result<ExitCode> {
+    use xtask::deps::{record, select};
+    let dir = tempfile::tempdir()?;
+    let (modules, per_module, per_test) = (200usize, 10usize, 40usize);
+    let module_text = |m: usize, changed: bool| {
+        (0..per_module)
+            .map(|f| {
+                let value = if changed && f == 0 { 1 } else { 0 };
+                format!("def f{f}(x):\n    # module {m}\n    return x + {f} + {value}\n\n\n")
+            })
+            .collect::<String>()
+    };
+    for m in 0..modules {
+        let path = dir.path().join(format!("pkg/m{m}.py"));
+        std::fs::create_dir_all(path.parent().unwrap())?;
+        std::fs::write(path, module_text(m, false))?;
+    }
+    let files = record::with_facts(dir.path(), record::snapshot(dir.path(), &[]));
+    let keys: Vec<String> = (0..modules)
+        .flat_map(|m| (0..per_module).map(move |f| format!("pkg/m{m}.py::f{f}")))
+        .collect();
+    let mut rng = fastrand::Rng::with_seed(7);
+    let record = record::Record {
+        version: record::VERSION,
+        python: "3.11.0".into(),
+        imported: (0..modules).map(|m| format!("pkg/m{m}.py")).collect(),
+        tests: (0..tests)
+            .map(|t| {
+                let f = (0..per_test)
+                    .map(|_| rng.u32(..keys.len() as u32))
+                    .collect();
+                (
+                    format!("tests/test_{}.py::test_{t}", t % 500),
+                    record::TestDeps {
+                        f,
+                        dur: 0.01,
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect(),
+        keys,
+        files,
+        ..record::Record::default()
+    };
+    let saved = dir.path().join("deps.json");
+    record.save(&saved)?;
+    std::fs::write(dir.path().join("pkg/m7.py"), module_text(7, true))?;
+    let collected: Vec<String> = record.tests.keys().cloned().collect();
+    println!(
+        "select: a record of {tests} tests ({} KiB), {modules} modules, one function changed; {runs} runs",
+        std::fs::metadata(&saved)?.len() / 1024
+    );
+    let mut times = Vec::new();
+    let mut selected = 0;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let record = record::Record::load(&saved)?.expect("just written");
+        let now = record::snapshot(dir.path(), &[]);
+        let read = |p: &str| std::fs::read_to_string(dir.path().join(p)).ok();
+        let choice = select::choose(&select::Inputs {
+            record: Some(&record),
+            python: "3.11.0",
+            files: &now,
+            read: &read,
+            collected: &collected,
+            rootdir: "",
+            since: &[],
+            services: &Default::default(),
+        });
+        times.push(started.elapsed().as_secs_f64());
+        selected = choice.selected.len();
+    }
+    println!(
+        "select: {selected} of {tests} tests selected; median {:.3}s (load the record, hash the files, diff, look up; target < 1 s)",
+        median(&times)
+    );
+    Ok(ExitCode::Ok)
 }
 
 fn coverage_cost(ctx: &Ctx, runs: usize) -> anyhow::Result<ExitCode> {

@@ -4,6 +4,7 @@
 //! change can affect ([`select`]), compared function by function
 //! ([`source`]).
 
+pub mod mutate;
 pub mod record;
 pub mod select;
 pub mod source;

@@ -31,6 +31,13 @@ pub struct TestDeps {
     pub f: Vec<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub o: Vec<u32>,
+    /// Functions an earlier test of its process executed in the modules it
+    /// executed code of (state kept there may carry their effect).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub c: Vec<u32>,
+    /// Files such earlier tests opened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co: Vec<u32>,
     /// It started a process.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sp: bool,
@@ -106,6 +113,27 @@ impl Record {
     /// The files a recorded test opened.
     pub fn files_of<'a>(&'a self, deps: &'a TestDeps) -> impl Iterator<Item = &'a str> + 'a {
         deps.o
+            .iter()
+            .filter_map(|&i| self.paths.get(i as usize).map(String::as_str))
+    }
+
+    /// The functions whose effect an earlier test of its process may have
+    /// left for a recorded test ([`TestDeps::c`]).
+    pub fn carried_functions_of<'a>(
+        &'a self,
+        deps: &'a TestDeps,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        deps.c
+            .iter()
+            .filter_map(|&i| self.keys.get(i as usize).map(String::as_str))
+    }
+
+    /// The files earlier tests of its process opened ([`TestDeps::co`]).
+    pub fn carried_files_of<'a>(
+        &'a self,
+        deps: &'a TestDeps,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        deps.co
             .iter()
             .filter_map(|&i| self.paths.get(i as usize).map(String::as_str))
     }
@@ -219,6 +247,9 @@ pub struct Observed {
     pub outside: BTreeSet<String>,
     /// Node id → (deps, duration), for tests that passed, were skipped or xfailed.
     pub tests: BTreeMap<String, (Deps, f64)>,
+    /// Node id → (functions, files) earlier tests of its process left in
+    /// the modules it executed code of.
+    pub carried: HashMap<String, (BTreeSet<String>, BTreeSet<String>)>,
     /// Every test that ended in this run, recorded or not.
     pub ran: BTreeSet<String>,
     /// Tests that ended without a usable record (failed, erred, crashed, no deps).
@@ -226,16 +257,29 @@ pub struct Observed {
 }
 
 /// Reads the `deps` of every test event in `stream`.
+///
+/// A test also depends on what earlier tests of its process did in the
+/// modules it executed code of: state a module keeps between tests (a cache
+/// of lexers, a registry, a memo dict) carries the effect of a function run
+/// once, by the first test that needed it, into every later test that uses
+/// the module, as it carries the content of a file read once. So each test
+/// also carries the functions its process had executed before it in those
+/// modules, and the files the tests that executed them opened.
 pub fn observe(stream: &Path) -> anyhow::Result<Observed> {
     let text = std::fs::read_to_string(stream)
         .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", stream.display()))?;
     let mut seen = Observed::default();
+    let mut process = 0usize;
+    // (process, worker) → module → functions executed and files opened so far.
+    type SoFar = HashMap<String, (BTreeSet<String>, BTreeSet<String>)>;
+    let mut executed: HashMap<(usize, Option<String>), SoFar> = HashMap::new();
     for line in text.lines() {
         let Some(event) = events::parse_line(line) else {
             continue;
         };
         match event {
             Event::Start(start) => {
+                process += 1;
                 seen.python = start.python;
                 seen.rootdir.get_or_insert(start.rootdir);
             }
@@ -247,16 +291,41 @@ pub fn observe(stream: &Path) -> anyhow::Result<Observed> {
                 };
                 seen.imported.extend(deps.m.iter().cloned());
                 seen.outside.extend(deps.g.iter().cloned());
+                let so_far = executed.entry((process, test.worker.clone())).or_default();
+                let modules: BTreeSet<&str> = deps.f.iter().map(|k| module_of_key(k)).collect();
+                let (mut keys, mut files) = (BTreeSet::new(), BTreeSet::new());
+                for module in &modules {
+                    if let Some((k, f)) = so_far.get(*module) {
+                        keys.extend(k.iter().filter(|k| !deps.f.contains(k)).cloned());
+                        files.extend(f.iter().filter(|f| !deps.o.contains(f)).cloned());
+                    }
+                }
+                for module in &modules {
+                    let (k, f) = so_far.entry(module.to_string()).or_default();
+                    k.extend(
+                        deps.f
+                            .iter()
+                            .filter(|k| module_of_key(k) == *module)
+                            .cloned(),
+                    );
+                    f.extend(deps.o.iter().cloned());
+                }
                 if test.outcome.is_failure() || test.crashed {
                     seen.unrecorded += 1;
                     continue;
                 }
+                seen.carried.insert(test.id.clone(), (keys, files));
                 seen.tests.insert(test.id, (*deps, test.dur));
             }
             _ => {}
         }
     }
     Ok(seen)
+}
+
+/// The file of a function key (`path::Qual.name` → `path`).
+fn module_of_key(key: &str) -> &str {
+    key.split_once("::").map_or(key, |(path, _)| path)
 }
 
 /// The record of a run: what it observed, over the files as they are now.
@@ -317,7 +386,28 @@ pub fn build(
         f.dedup();
         o.sort_unstable();
         o.dedup();
-        record.tests.insert(id, TestDeps { f, o, sp, dur });
+        let (mut c, mut co): (Vec<u32>, Vec<u32>) = match seen.carried.get(&id) {
+            Some((k, p)) => (
+                k.iter().map(|k| keys.id(k)).collect(),
+                p.iter().map(|p| paths.id(p)).collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        c.retain(|i| !f.contains(i));
+        co.retain(|i| !o.contains(i));
+        c.sort_unstable();
+        co.sort_unstable();
+        record.tests.insert(
+            id,
+            TestDeps {
+                f,
+                o,
+                c,
+                co,
+                sp,
+                dur,
+            },
+        );
     }
     if let Some(previous) = previous.filter(|p| p.python == record.python) {
         record.imported.extend(previous.imported.iter().cloned());
@@ -328,16 +418,9 @@ pub fn build(
             if seen.ran.contains(id) {
                 continue;
             }
-            let f = previous.functions_of(deps).map(|k| keys.id(k)).collect();
-            let o = previous.files_of(deps).map(|p| paths.id(p)).collect();
             record.tests.insert(
                 id.clone(),
-                TestDeps {
-                    f,
-                    o,
-                    sp: deps.sp,
-                    dur: deps.dur,
-                },
+                reinterned(&previous, deps, &mut keys, &mut paths),
             );
         }
     }
@@ -371,17 +454,9 @@ pub fn merge(shards: Vec<Record>, previous: Option<Record>) -> Option<Record> {
             if only_new.is_some_and(|ran| ran.contains(id)) || merged.tests.contains_key(id) {
                 continue;
             }
-            let f = record.functions_of(deps).map(|k| keys.id(k)).collect();
-            let o = record.files_of(deps).map(|p| paths.id(p)).collect();
-            merged.tests.insert(
-                id.clone(),
-                TestDeps {
-                    f,
-                    o,
-                    sp: deps.sp,
-                    dur: deps.dur,
-                },
-            );
+            merged
+                .tests
+                .insert(id.clone(), reinterned(record, deps, &mut keys, &mut paths));
         }
     };
     add(&first, &mut merged, None);
@@ -406,6 +481,26 @@ pub fn merge(shards: Vec<Record>, previous: Option<Record>) -> Option<Record> {
     Some(merged)
 }
 
+/// A test's entry of `record`, with its keys and paths in new tables.
+fn reinterned(
+    record: &Record,
+    deps: &TestDeps,
+    keys: &mut Interner,
+    paths: &mut Interner,
+) -> TestDeps {
+    TestDeps {
+        f: record.functions_of(deps).map(|k| keys.id(k)).collect(),
+        o: record.files_of(deps).map(|p| paths.id(p)).collect(),
+        c: record
+            .carried_functions_of(deps)
+            .map(|k| keys.id(k))
+            .collect(),
+        co: record.carried_files_of(deps).map(|p| paths.id(p)).collect(),
+        sp: deps.sp,
+        dur: deps.dur,
+    }
+}
+
 #[derive(Default)]
 struct Interner {
     values: Vec<String>,
@@ -421,5 +516,65 @@ impl Interner {
         self.values.push(value.to_string());
         self.index.insert(value.to_string(), i);
         i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(tests: &[(&str, &[&str])], failed: &[&str]) -> Record {
+        let mut keys = Interner::default();
+        let tests = tests
+            .iter()
+            .map(|(id, f)| {
+                let f = f.iter().map(|k| keys.id(k)).collect();
+                (
+                    id.to_string(),
+                    TestDeps {
+                        f,
+                        ..TestDeps::default()
+                    },
+                )
+            })
+            .collect();
+        Record {
+            version: VERSION,
+            python: "3.11.7".into(),
+            keys: keys.values,
+            tests,
+            failed: failed.iter().map(|s| s.to_string()).collect(),
+            ..Record::default()
+        }
+    }
+
+    fn functions(record: &Record, id: &str) -> Vec<String> {
+        record
+            .functions_of(&record.tests[id])
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn merged_shards_keep_what_each_ran_and_the_previous_record_the_rest() {
+        let one = record(&[("t.py::a", &["m.py::f"])], &["t.py::b"]);
+        let two = record(&[("t.py::c", &["m.py::g", "m.py::f"])], &[]);
+        let previous = record(
+            &[
+                ("t.py::a", &["m.py::old"]),
+                ("t.py::b", &["m.py::old"]),
+                ("t.py::d", &["m.py::h"]),
+            ],
+            &[],
+        );
+        let merged = merge(vec![one, two], Some(previous)).unwrap();
+        let ids: Vec<&str> = merged.tests.keys().map(String::as_str).collect();
+        // b failed in its shard: no stale entry from the previous record.
+        assert_eq!(ids, ["t.py::a", "t.py::c", "t.py::d"]);
+        assert_eq!(functions(&merged, "t.py::a"), ["m.py::f"]);
+        assert_eq!(functions(&merged, "t.py::c"), ["m.py::g", "m.py::f"]);
+        assert_eq!(functions(&merged, "t.py::d"), ["m.py::h"]);
+        assert!(merged.failed.is_empty());
+        assert!(merge(Vec::new(), None).is_none());
     }
 }

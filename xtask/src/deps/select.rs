@@ -41,6 +41,12 @@ pub enum Reason {
     Function { function: String },
     /// It opened a file that changed.
     File { file: String },
+    /// An earlier test of its process ran a function that changed, in a
+    /// module this test used: state kept there may carry the effect.
+    Carried { function: String },
+    /// An earlier test of its process opened a file that changed, and ran
+    /// code of a module this test used.
+    CarriedFile { file: String },
     /// It started a process, and Python code of the project changed.
     Process { file: String },
 }
@@ -52,6 +58,14 @@ impl std::fmt::Display for Reason {
             Reason::TestFile { file } => write!(f, "its test file {file} changed"),
             Reason::Function { function } => write!(f, "it ran {function}, which changed"),
             Reason::File { file } => write!(f, "it opened {file}, which changed"),
+            Reason::Carried { function } => write!(
+                f,
+                "an earlier test of its process ran {function}, which changed, in a module it uses (state kept there may carry its effect)"
+            ),
+            Reason::CarriedFile { file } => write!(
+                f,
+                "an earlier test of its process opened {file}, which changed, and ran code of a module it uses"
+            ),
             Reason::Process { file } => {
                 write!(f, "it starts processes (not traced), and {file} changed")
             }
@@ -221,6 +235,13 @@ pub fn choose(inputs: &Inputs) -> Choice {
                                 function: key.clone(),
                             },
                         );
+                    } else if record.carried_functions_of(deps).any(|k| k == key) {
+                        add(
+                            id,
+                            Reason::Carried {
+                                function: key.clone(),
+                            },
+                        );
                     }
                 }
             }
@@ -231,6 +252,8 @@ pub fn choose(inputs: &Inputs) -> Choice {
             if record.files_of(deps).any(|p| p == path) {
                 opened = true;
                 add(id, Reason::File { file: path.clone() });
+            } else if record.carried_files_of(deps).any(|p| p == path) {
+                add(id, Reason::CarriedFile { file: path.clone() });
             }
         }
         if !opened && before.is_some() {
@@ -290,5 +313,201 @@ fn minor(version: &str) -> &str {
     match version.match_indices('.').nth(1) {
         Some((i, _)) => &version[..i],
         None => version,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deps::record::{FileEntry, TestDeps};
+
+    const CODE: &str = "def a():\n    return 1\n\n\ndef b():\n    return 2\n";
+
+    /// A record of `src/m.py` (functions `a`, `b`), `data.csv`, and three
+    /// tests: one runs `a`, one runs `b` and opens `data.csv`, one starts a process.
+    fn record() -> Record {
+        let mut files = BTreeMap::new();
+        files.insert(
+            "src/m.py".to_string(),
+            FileEntry {
+                hash: "h1".into(),
+                py: Some(source::facts(CODE)),
+            },
+        );
+        files.insert(
+            "data.csv".to_string(),
+            FileEntry {
+                hash: "d1".into(),
+                py: None,
+            },
+        );
+        files.insert(
+            "tests/test_m.py".to_string(),
+            FileEntry {
+                hash: "t1".into(),
+                py: None,
+            },
+        );
+        let test = |f: Vec<u32>, o: Vec<u32>, sp: bool| TestDeps {
+            f,
+            o,
+            sp,
+            dur: 1.0,
+            ..TestDeps::default()
+        };
+        Record {
+            version: 1,
+            python: "3.11.7".into(),
+            files,
+            imported: ["src/m.py".to_string()].into(),
+            keys: vec!["src/m.py::a".into(), "src/m.py::b".into()],
+            paths: vec!["data.csv".into()],
+            tests: [
+                (
+                    "tests/test_m.py::test_a".to_string(),
+                    test(vec![0], vec![], false),
+                ),
+                (
+                    "tests/test_m.py::test_b".to_string(),
+                    test(vec![1], vec![0], false),
+                ),
+                (
+                    "tests/test_m.py::test_cli".to_string(),
+                    test(vec![], vec![], true),
+                ),
+            ]
+            .into(),
+            ..Record::default()
+        }
+    }
+
+    fn files(record: &Record) -> BTreeMap<String, String> {
+        record
+            .files
+            .iter()
+            .map(|(k, v)| (k.clone(), v.hash.clone()))
+            .collect()
+    }
+
+    fn run(record: &Record, files: &BTreeMap<String, String>, code: &str) -> Choice {
+        let code = code.to_string();
+        let read = move |p: &str| (p == "src/m.py").then(|| code.clone());
+        let collected: Vec<String> = record.tests.keys().cloned().collect();
+        choose(&Inputs {
+            record: Some(record),
+            python: "3.11.9",
+            files,
+            read: &read,
+            collected: &collected,
+            rootdir: "",
+            since: &[],
+            services: &BTreeMap::new(),
+        })
+    }
+
+    fn ids(choice: &Choice) -> Vec<&str> {
+        choice.selected.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_changed_function_selects_its_tests_and_the_process_starters() {
+        let record = record();
+        let mut now = files(&record);
+        now.insert("src/m.py".into(), "h2".into());
+        let choice = run(&record, &now, &CODE.replace("return 2", "return 3"));
+        assert_eq!(choice.everything, None);
+        assert_eq!(
+            ids(&choice),
+            ["tests/test_m.py::test_b", "tests/test_m.py::test_cli"]
+        );
+        assert_eq!(choice.skipped, 1);
+        assert_eq!(
+            choice.selected[0].1,
+            Reason::Function {
+                function: "src/m.py::b".into()
+            }
+        );
+    }
+
+    #[test]
+    fn unchanged_files_select_nothing_and_a_data_file_selects_its_readers() {
+        let record = record();
+        let mut now = files(&record);
+        assert!(run(&record, &now, CODE).selected.is_empty());
+        now.insert("data.csv".into(), "d2".into());
+        assert_eq!(ids(&run(&record, &now, CODE)), ["tests/test_m.py::test_b"]);
+    }
+
+    #[test]
+    fn what_the_record_cannot_attribute_selects_everything() {
+        let record = record();
+        let cases: Vec<(&str, String, &str)> = vec![
+            (
+                "src/m.py",
+                format!("import os\n{CODE}"),
+                "module-level code",
+            ),
+            ("pyproject.toml", CODE.into(), "it configures every test"),
+            ("src/ext.c", CODE.into(), "compiled code"),
+        ];
+        for (path, code, why) in cases {
+            let mut now = files(&record);
+            now.insert(path.into(), "changed".into());
+            let mut with = record.clone();
+            if path != "src/m.py" {
+                with.files.insert(
+                    path.into(),
+                    FileEntry {
+                        hash: "old".into(),
+                        py: None,
+                    },
+                );
+            }
+            let choice = run(&with, &now, &code);
+            assert!(
+                choice
+                    .everything
+                    .as_deref()
+                    .is_some_and(|w| w.contains(why)),
+                "{path}: {:?}",
+                choice.everything
+            );
+            assert_eq!(choice.selected.len(), 3);
+        }
+        let mut outside = record.clone();
+        outside.outside.insert("src/m.py::a".into());
+        let mut now = files(&record);
+        now.insert("src/m.py".into(), "h2".into());
+        let choice = run(&outside, &now, &CODE.replace("return 1", "return 0"));
+        assert!(choice.everything.unwrap().contains("runs outside any test"));
+        let choice = run(&record, &files(&record), CODE);
+        assert!(choice.everything.is_none());
+    }
+
+    #[test]
+    fn no_record_or_another_python_selects_everything() {
+        let record = record();
+        let now = files(&record);
+        let read = |_: &str| None;
+        let collected = vec!["tests/test_m.py::test_a".to_string()];
+        let services = BTreeMap::new();
+        let inputs = |record| Inputs {
+            record,
+            python: "3.12.1",
+            files: &now,
+            read: &read,
+            collected: &collected,
+            rootdir: "",
+            since: &[],
+            services: &services,
+        };
+        assert!(choose(&inputs(None))
+            .everything
+            .unwrap()
+            .contains("no dependency record"));
+        assert!(choose(&inputs(Some(&record)))
+            .everything
+            .unwrap()
+            .contains("made on Python 3.11.7"));
     }
 }

@@ -11,6 +11,7 @@ pub mod merge;
 pub mod order;
 pub mod plan;
 pub mod preflight;
+pub mod prove;
 pub mod pytest;
 pub mod rollback;
 pub mod select;

@@ -13,6 +13,7 @@ use crate::python::argv::Selection;
 use crate::python::collect;
 use crate::python::env::{self, PythonEnv};
 use crate::run::RunRequest;
+use crate::signals;
 
 /// Change-aware selection, for the tasks that run the suite.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -152,6 +153,17 @@ pub struct Args {
     /// Say why one test is or is not selected.
     #[arg(long, value_name = "NODE_ID")]
     pub explain: Option<String>,
+    /// Prove the selection with N mutation trials: each changes one function
+    /// of the project's source, runs the tests the selection skips, and
+    /// counts a miss for each that fails (the source is restored).
+    #[arg(long, value_name = "N", conflicts_with_all = ["explain", "json", "changed"])]
+    pub prove: Option<usize>,
+    /// The seed that picks the mutations of `--prove`.
+    #[arg(long, default_value_t = 1, requires = "prove")]
+    pub seed: u64,
+    /// With `--prove`: run every test in each trial, not only those skipped.
+    #[arg(long, requires = "prove")]
+    pub full: bool,
     /// pytest arguments that select the tests (after `--`).
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
@@ -168,6 +180,23 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         &collection,
         args.changed.as_deref(),
     )?;
+    if let Some(trials) = args.prove {
+        let options = crate::tasks::prove::Options {
+            trials,
+            seed: args.seed,
+            full: args.full,
+            pytest_args: &args.pytest_args,
+        };
+        signals::install();
+        return crate::tasks::prove::prove(
+            ctx,
+            &config,
+            &env,
+            &collection,
+            record.as_ref(),
+            &options,
+        );
+    }
     if let Some(id) = &args.explain {
         if !collection.ids.contains(id) {
             return Err(UserError::usage(
@@ -278,9 +307,12 @@ pub fn explain(id: &str, choice: &Choice, record: Option<&Record>) -> String {
     let functions: Vec<&str> = record.functions_of(deps).collect();
     let files: Vec<&str> = record.files_of(deps).collect();
     let mut out = format!(
-        "{id}: not selected: none of the {} project function(s) it ran and none of the {} file(s) it opened changed{}",
+        "{id}: not selected: none of the {} project function(s) it ran and none of the {} file(s) it opened changed, \
+         nor any of the {} function(s) and {} file(s) earlier tests of its process ran or opened in the modules it uses{}",
         functions.len(),
         files.len(),
+        deps.c.len(),
+        deps.co.len(),
         if deps.sp { "" } else { ", and it starts no process" }
     );
     for f in functions.iter().take(30) {

@@ -81,26 +81,35 @@ fn a_changed_function_selects_the_tests_that_ran_it_and_they_fail_where_the_full
             "tests/test_cli.py::test_cli_prints_the_total",
             "tests/test_pricing.py::test_discount_above_a_hundred",
             "tests/test_pricing.py::test_discount_below",
+            // Ran code of pricing.py after earlier tests of its process ran `discount`.
+            "tests/test_pricing.py::test_price",
         ])
     );
-    assert_eq!(json["skipped"], 4);
-    let explain = test.run_args(&["select", "--explain", "tests/test_pricing.py::test_price"]);
+    assert_eq!(json["skipped"], 5);
+    let explain = test.run_args(&["select", "--explain", "tests/test_catalog.py::test_load"]);
     explain.status(0);
+    let out = explain.stdout();
     assert!(
-        explain
-            .stdout()
-            .starts_with("tests/test_pricing.py::test_price: not selected")
-            && explain.stdout().contains("ran src/shop/pricing.py::price"),
-        "{}",
-        explain.stdout()
+        out.starts_with("tests/test_catalog.py::test_load: not selected")
+            && out.contains("ran src/shop/catalog.py::load")
+            && out.contains("opened data/catalog.csv"),
+        "{out}"
     );
-    let explain = test.run_args(&["select", "--explain", "tests/test_cart.py::test_cart_items"]);
+    let out = test
+        .run_args(&["select", "--explain", "tests/test_pricing.py::test_price"])
+        .stdout();
     assert!(
-        explain
-            .stdout()
-            .contains("it ran src/shop/pricing.py::discount, which changed"),
-        "{}",
-        explain.stdout()
+        out.contains(
+            "an earlier test of its process ran src/shop/pricing.py::discount, which changed"
+        ),
+        "{out}"
+    );
+    let out = test
+        .run_args(&["select", "--explain", "tests/test_cart.py::test_cart_items"])
+        .stdout();
+    assert!(
+        out.contains("it ran src/shop/pricing.py::discount, which changed"),
+        "{out}"
     );
 
     for engine in ["shards", "xdist"] {
@@ -113,17 +122,12 @@ fn a_changed_function_selects_the_tests_that_ran_it_and_they_fail_where_the_full
             "--changed",
         ]);
         run.status(1);
+        let out = run.stdout();
         assert!(
-            run.stdout()
-                .contains("tests:     5 of 5 collected tests ran"),
-            "{}",
-            run.stdout()
+            out.contains("tests:     6 of 6 collected tests ran"),
+            "{out}"
         );
-        assert!(
-            run.stdout().contains("--changed: 5 of 9 tests"),
-            "{}",
-            run.stdout()
-        );
+        assert!(out.contains("--changed: 6 of 11 tests"), "{out}");
         let selected_failures = failed_ids(&test);
         test.run_args(&["pytest"]).status(1);
         assert_eq!(selected_failures, failed_ids(&test), "{engine}");
@@ -138,17 +142,49 @@ fn a_changed_function_selects_the_tests_that_ran_it_and_they_fail_where_the_full
 }
 
 #[test]
-fn data_files_test_files_and_new_tests_select_their_own_tests() {
+fn state_a_module_keeps_carries_what_filled_it_to_later_tests() {
     let test = recorded();
-    edit(&test, "data/catalog.csv", "pear,2.0", "pear,2.5");
+    // `price_of` reads the catalog once per process: the second test gets the
+    // prices from the first, and runs no `load` and opens no file itself.
+    let (plain, rounded) = ("float(row[\"price\"])", "round(float(row[\"price\"]))");
+    edit(&test, "src/shop/catalog.py", plain, rounded);
+    let json = selection(&test);
+    let apple = json["selected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "tests/test_catalog.py::test_price_of_apple")
+        .unwrap_or_else(|| panic!("{json}"))
+        .clone();
+    assert_eq!(apple["reason"]["why"], "carried", "{apple}");
+    test.run_args(&["pytest"]).status(1);
+    let failed = failed_ids(&test);
+    assert_eq!(failed, set(&["tests/test_catalog.py::test_price_of_apple"]));
+    assert!(failed.is_subset(&selected(&json)));
+
+    edit(&test, "src/shop/catalog.py", rounded, plain);
+    edit(&test, "data/catalog.csv", "apple,1.5", "apple,1.75");
+    let json = selection(&test);
     assert_eq!(
-        selected(&selection(&test)),
+        selected(&json),
         set(&[
             "tests/test_catalog.py::test_load",
-            "tests/test_catalog.py::test_names"
+            "tests/test_catalog.py::test_names",
+            "tests/test_catalog.py::test_price_of_pear",
+            "tests/test_catalog.py::test_price_of_apple",
         ])
     );
-    edit(&test, "data/catalog.csv", "pear,2.5", "pear,2.0");
+    test.run_args(&["pytest"]).status(1);
+    let failed = failed_ids(&test);
+    assert!(
+        !failed.is_empty() && failed.is_subset(&selected(&json)),
+        "{failed:?}"
+    );
+}
+
+#[test]
+fn data_files_test_files_and_new_tests_select_their_own_tests() {
+    let test = recorded();
     edit(&test, "tests/test_cart.py", "== 2", "== 2  # two");
     assert_eq!(
         selected(&selection(&test)),
@@ -210,21 +246,18 @@ fn changes_no_record_attributes_run_every_test() {
         ),
     ];
     for (file, from, to, why) in cases {
-        let original = std::fs::read_to_string(test.path().join(file)).ok();
-        match original {
-            Some(_) if !from.is_empty() => edit(&test, file, from, to),
-            _ => std::fs::write(test.path().join(file), "changed\n").unwrap(),
+        let original = test.read(file);
+        match from {
+            "" => std::fs::write(test.path().join(file), "changed\n").unwrap(),
+            _ => edit(&test, file, from, to),
         }
         let json = selection(&test);
         let everything = json["everything"]
             .as_str()
             .unwrap_or_else(|| panic!("{file}: {json}"));
         assert!(everything.contains(why), "{file}: {everything}");
-        assert_eq!(json["selected"].as_array().unwrap().len(), 9, "{file}");
-        match original {
-            Some(text) => std::fs::write(test.path().join(file), text).unwrap(),
-            None => std::fs::remove_file(test.path().join(file)).unwrap(),
-        }
+        assert_eq!(json["selected"].as_array().unwrap().len(), 11, "{file}");
+        std::fs::write(test.path().join(file), original).unwrap();
     }
     // A file that did not exist when recorded and that nothing runs.
     std::fs::write(test.path().join("NOTES.txt"), "new\n").unwrap();
@@ -232,36 +265,41 @@ fn changes_no_record_attributes_run_every_test() {
 }
 
 #[test]
-fn every_engine_records_the_same_dependencies() {
+fn every_engine_records_what_each_test_ran() {
     let test = recorded();
-    let deps = |test: &Test| {
+    // What each test itself ran and opened is the same whatever ran it;
+    // what earlier tests of its process left depends on the order.
+    let own = |test: &Test| {
         let record: serde_json::Value =
             serde_json::from_str(&test.read("reports/deps.json")).unwrap();
-        let keys = record["keys"].as_array().unwrap().clone();
-        let tests = record["tests"].as_object().unwrap();
-        tests
+        let name = |table: &str, i: &serde_json::Value| {
+            record[table][i.as_u64().unwrap() as usize]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        record["tests"]
+            .as_object()
+            .unwrap()
             .iter()
             .map(|(id, t)| {
-                let mut f: Vec<String> = t["f"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|i| keys[i.as_u64().unwrap() as usize].to_string())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                f.sort();
+                let list = |key: &str, table: &str| -> BTreeSet<String> {
+                    t[key]
+                        .as_array()
+                        .map(|a| a.iter().map(|i| name(table, i)).collect())
+                        .unwrap_or_default()
+                };
                 (
                     id.clone(),
-                    f,
-                    t["o"].as_array().map_or(0, Vec::len),
+                    list("f", "keys"),
+                    list("o", "paths"),
                     t["sp"] == true,
                 )
             })
             .collect::<Vec<_>>()
     };
-    let serial = deps(&test);
-    assert_eq!(serial.len(), 9);
+    let serial = own(&test);
+    assert_eq!(serial.len(), 11);
     for engine in ["shards", "xdist"] {
         std::fs::remove_file(test.path().join("reports/deps.json")).unwrap();
         test.run_args(&[
@@ -273,7 +311,7 @@ fn every_engine_records_the_same_dependencies() {
             "--record-deps",
         ])
         .status(0);
-        assert_eq!(deps(&test), serial, "{engine}");
+        assert_eq!(own(&test), serial, "{engine}");
     }
 }
 
@@ -284,8 +322,9 @@ fn a_shadow_run_runs_everything_and_names_what_the_selection_would_have_missed()
     let path = test.path().join("reports/deps.json");
     let mut record: serde_json::Value =
         serde_json::from_str(&test.read("reports/deps.json")).unwrap();
-    record["tests"]["tests/test_pricing.py::test_discount_above_a_hundred"]["f"] =
-        serde_json::json!([]);
+    let entry = &mut record["tests"]["tests/test_pricing.py::test_discount_above_a_hundred"];
+    entry["f"] = serde_json::json!([]);
+    entry["c"] = serde_json::json!([]);
     std::fs::write(&path, record.to_string()).unwrap();
     edit(
         &test,
@@ -297,12 +336,15 @@ fn a_shadow_run_runs_everything_and_names_what_the_selection_would_have_missed()
     run.status(1);
     let out = run.stdout();
     assert!(
-        out.contains("tests:     9 of 9 collected tests ran"),
+        out.contains("tests:     11 of 11 collected tests ran"),
         "{out}"
     );
     assert!(
-        out.contains("shadow selection: 4 of 9 tests would have run")
-            && out.contains("1 skipped test(s) FAILED, the selection would have missed them: tests/test_pricing.py::test_discount_above_a_hundred"),
+        out.contains("shadow selection: 5 of 11 tests would have run")
+            && out.contains(
+                "1 skipped test(s) FAILED, the selection would have missed them: \
+                 tests/test_pricing.py::test_discount_above_a_hundred"
+            ),
         "{out}"
     );
     let history = test.read("reports/ci_timings.jsonl");
@@ -324,14 +366,41 @@ fn a_selected_run_that_records_keeps_the_tests_it_did_not_run() {
     );
     let run = test.run_args(&["pytest", "--changed", "--record-deps"]);
     run.status(0);
+    let out = run.stdout();
     assert!(
-        run.stdout()
-            .contains("dependency record: 9 tests (4 from this run, 5 kept from the record)"),
-        "{}",
-        run.stdout()
+        out.contains("dependency record: 11 tests (6 from this run, 5 kept from the record)"),
+        "{out}"
     );
     // The change is on record now: nothing left to run.
     assert_eq!(selection(&test)["selected"], serde_json::json!([]));
+}
+
+#[test]
+fn prove_reports_no_miss_and_restores_the_source() {
+    let test = recorded();
+    let before = test.read("src/shop/pricing.py");
+    let run = test.run_args(&["select", "--prove", "8", "--seed", "3"]);
+    run.status(0);
+    let out = run.stdout();
+    assert!(out.contains("prove: 8 trials, 0 miss(es)"), "{out}");
+    assert_eq!(out.matches("; no miss").count(), 8, "{out}");
+    assert_eq!(test.read("src/shop/pricing.py"), before);
+    // A changed tree is refused: the record would not describe it.
+    edit(
+        &test,
+        "src/shop/pricing.py",
+        "return total - 10",
+        "return total - 11",
+    );
+    let run = test.run_args(&["select", "--prove", "2"]);
+    run.status(2);
+    assert!(
+        run.stderr().starts_with(
+            "error: the project differs from its dependency record (1 changed file(s))"
+        ),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[test]
@@ -356,6 +425,14 @@ fn bad_selection_input_gets_one_line_and_exit_2() {
     let run = test.run_args(&["pytest", "--shadow"]);
     run.status(2);
     assert!(run.stderr().contains("--changed"), "{}", run.stderr());
+    let run = test.run_args(&["select", "--prove", "3"]);
+    run.status(2);
+    assert!(
+        run.stderr()
+            .contains("`select --prove` needs a dependency record"),
+        "{}",
+        run.stderr()
+    );
     let run = test.run_args(&["select", "--explain", "tests/test_nope.py::test_x"]);
     run.status(2);
     assert!(
@@ -376,8 +453,8 @@ fn bad_selection_input_gets_one_line_and_exit_2() {
     // A record made on another Python: everything runs.
     let test = recorded();
     let path = test.path().join("reports/deps.json");
-    let text = test.read("reports/deps.json");
-    let mut record: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut record: serde_json::Value =
+        serde_json::from_str(&test.read("reports/deps.json")).unwrap();
     record["python"] = serde_json::json!("2.7.18");
     std::fs::write(&path, record.to_string()).unwrap();
     let everything = selection(&test)["everything"].as_str().unwrap().to_string();
