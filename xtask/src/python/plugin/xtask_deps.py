@@ -151,8 +151,24 @@ class _Loader(importlib.machinery.SourceFileLoader):
 class _Finder:
     def __init__(self, project):
         self.project = project
+        self.stdlib = frozenset(getattr(sys, "stdlib_module_names", ()))
+        self.inside = {}
+
+    def _inside(self, directory):
+        known = self.inside.get(directory)
+        if known is None:
+            known = self.inside[directory] = isinstance(directory, str) and os.path.realpath(
+                directory
+            ).startswith(self.project.prefix)
+        return known
 
     def find_spec(self, fullname, path=None, target=None):
+        if path is None:
+            if fullname in self.stdlib:
+                return None
+        elif not any(self._inside(p) for p in path):
+            # A submodule of a package that is not the project's.
+            return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
         if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader:
             return None
