@@ -41,6 +41,10 @@ const CASES: &[(&str, &str)] = &[
         "[ci]\nserial-baseline = \"weekly\"\n",
     ),
     (
+        "unknown pull-request mode",
+        "[ci]\npull-requests = \"some\"\n",
+    ),
+    (
         "python matrix with shards",
         "[ci]\nshards = 2\npython-matrix = [\"3.11\", \"3.12\"]\n",
     ),

@@ -83,6 +83,7 @@ fail-under = 85.5
 
 [ci]
 shards = 3
+pull-requests = "changed"
 
 [flaky]
 threshold = 0.1

@@ -460,3 +460,54 @@ fn bad_selection_input_gets_one_line_and_exit_2() {
     let everything = selection(&test)["everything"].as_str().unwrap().to_string();
     assert!(everything.contains("made on Python 2.7.18"), "{everything}");
 }
+
+#[test]
+fn ci_shards_record_merge_into_one_record_and_select_the_same_tests() {
+    let test = Test::fixture("selection");
+    for index in ["1", "2"] {
+        test.run_args(&["shard", "--index", index, "--total", "2", "--record-deps"])
+            .status(0);
+        assert!(test
+            .path()
+            .join(format!("reports/shard-{index}/deps.json"))
+            .exists());
+    }
+    let dir = |i: u8| {
+        test.path()
+            .join(format!("reports/shard-{i}"))
+            .display()
+            .to_string()
+    };
+    let run = test.run_args(&["merge", &dir(1), &dir(2)]);
+    run.status(0);
+    assert!(
+        run.stderr()
+            .contains("merge: dependency record: 11 tests (11 from this run)"),
+        "{}",
+        run.stderr()
+    );
+    edit(
+        &test,
+        "src/shop/pricing.py",
+        "return total - 10",
+        "return total - 11",
+    );
+    let wanted = selected(&selection(&test));
+    // Own dependencies alone would give 5; what each shard's process carried may add more.
+    assert!(wanted.len() >= 5 && wanted.len() < 11, "{wanted:?}");
+    let mut ran = BTreeSet::new();
+    for index in ["1", "2"] {
+        let run = test.run_args(&["shard", "--index", index, "--total", "2", "--changed"]);
+        assert!(matches!(run.code(), 0 | 1), "{}", run.stderr());
+        assert!(run.stdout().contains("--changed: "), "{}", run.stdout());
+        let events = test.read(&format!("reports/shard-{index}/events.jsonl"));
+        ran.extend(
+            events
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(|e| e["e"] == "test")
+                .map(|e| e["id"].as_str().unwrap().to_string()),
+        );
+    }
+    assert_eq!(ran, wanted);
+}
