@@ -180,8 +180,9 @@ pub struct TestEvent {
     pub crashed: bool,
     #[serde(default)]
     pub sub: Option<SubtestCounts>,
-    /// What it depended on, in a run that records it (`xtask_deps`).
-    #[serde(default)]
+    /// What it depended on, in a run that records it (`xtask_deps`): read
+    /// only by the dependency record (`deps::record`), skipped here.
+    #[serde(skip)]
     pub deps: Option<Box<Deps>>,
 }
 

@@ -803,7 +803,12 @@ fn select_speed(tests: usize, runs: usize) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(path.parent().unwrap())?;
         std::fs::write(path, module_text(m, false))?;
     }
-    let files = record::with_facts(dir.path(), record::snapshot(dir.path(), &[]));
+    let files = record::with_facts(
+        dir.path(),
+        record::snapshot(dir.path(), &[]),
+        |_| true,
+        None,
+    );
     let keys: Vec<String> = (0..modules)
         .flat_map(|m| (0..per_module).map(move |f| format!("pkg/m{m}.py::f{f}")))
         .collect();

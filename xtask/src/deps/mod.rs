@@ -9,7 +9,7 @@ pub mod record;
 pub mod select;
 pub mod source;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -80,7 +80,18 @@ pub fn record_run(
         Some(_) => None,
         None => Record::load(&path).unwrap_or(None),
     };
-    let files = record::with_facts(&ctx.root, files_now(ctx, config));
+    let imported: BTreeSet<String> = seen
+        .imported
+        .iter()
+        .chain(previous.iter().flat_map(|p| p.imported.iter()))
+        .cloned()
+        .collect();
+    let files = record::with_facts(
+        &ctx.root,
+        files_now(ctx, config),
+        |path| imported.contains(path),
+        previous.as_ref(),
+    );
     let (commit, _) = crate::report::history::git_info(&ctx.root);
     let recorded = seen.tests.len();
     let unrecorded = seen.unrecorded;

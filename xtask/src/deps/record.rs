@@ -224,15 +224,28 @@ fn walk(root: &Path, skip: &[&Path]) -> Vec<PathBuf> {
 }
 
 /// The facts of the Python files of `files` (read from `root`).
-pub fn with_facts(root: &Path, files: BTreeMap<String, String>) -> BTreeMap<String, FileEntry> {
+pub fn with_facts(
+    root: &Path,
+    files: BTreeMap<String, String>,
+    wanted: impl Fn(&str) -> bool,
+    previous: Option<&Record>,
+) -> BTreeMap<String, FileEntry> {
     files
         .into_iter()
         .map(|(path, hash)| {
-            let py = path
-                .ends_with(".py")
-                .then(|| std::fs::read_to_string(root.join(&path)).ok())
-                .flatten()
-                .map(|text| source::facts(&text));
+            let known = previous
+                .and_then(|r| r.files.get(&path))
+                .filter(|e| e.hash == hash && e.py.is_some())
+                .and_then(|e| e.py.clone());
+            let py = match known {
+                Some(py) => Some(py),
+                None if path.ends_with(".py") && wanted(&path) => {
+                    std::fs::read_to_string(root.join(&path))
+                        .ok()
+                        .map(|text| source::facts(&text))
+                }
+                None => None,
+            };
             (path, FileEntry { hash, py })
         })
         .collect()
@@ -248,8 +261,10 @@ pub struct Observed {
     /// Node id → (deps, duration), for tests that passed, were skipped or xfailed.
     pub tests: BTreeMap<String, (Deps, f64)>,
     /// Node id → (functions, files) earlier tests of its process left in
-    /// the modules it executed code of.
-    pub carried: HashMap<String, (BTreeSet<String>, BTreeSet<String>)>,
+    /// the modules it executed code of, as ids of `keys` and `paths`.
+    pub carried: HashMap<String, (Vec<u32>, Vec<u32>)>,
+    keys: Interner,
+    paths: Interner,
     /// Every test that ended in this run, recorded or not.
     pub ran: BTreeSet<String>,
     /// Tests that ended without a usable record (failed, erred, crashed, no deps).
@@ -270,20 +285,20 @@ pub fn observe(stream: &Path) -> anyhow::Result<Observed> {
         .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", stream.display()))?;
     let mut seen = Observed::default();
     let mut process = 0usize;
-    // (process, worker) → module → functions executed and files opened so far.
-    type SoFar = HashMap<String, (BTreeSet<String>, BTreeSet<String>)>;
+    // (process, worker) → module → ids of functions executed and files opened so far.
+    type SoFar = HashMap<String, (BTreeSet<u32>, BTreeSet<u32>)>;
     let mut executed: HashMap<(usize, Option<String>), SoFar> = HashMap::new();
     for line in text.lines() {
-        let Some(event) = events::parse_line(line) else {
+        let Some(event) = parse(line) else {
             continue;
         };
         match event {
-            Event::Start(start) => {
+            Line::Start { python, rootdir } => {
                 process += 1;
-                seen.python = start.python;
-                seen.rootdir.get_or_insert(start.rootdir);
+                seen.python = python;
+                seen.rootdir.get_or_insert(rootdir);
             }
-            Event::Test(test) => {
+            Line::Test(test) => {
                 seen.ran.insert(test.id.clone());
                 let Some(deps) = test.deps else {
                     seen.unrecorded += 1;
@@ -291,13 +306,15 @@ pub fn observe(stream: &Path) -> anyhow::Result<Observed> {
                 };
                 seen.imported.extend(deps.m.iter().cloned());
                 seen.outside.extend(deps.g.iter().cloned());
+                let own: Vec<u32> = deps.f.iter().map(|k| seen.keys.id(k)).collect();
+                let opened: Vec<u32> = deps.o.iter().map(|p| seen.paths.id(p)).collect();
                 let so_far = executed.entry((process, test.worker.clone())).or_default();
                 let modules: BTreeSet<&str> = deps.f.iter().map(|k| module_of_key(k)).collect();
                 let (mut keys, mut files) = (BTreeSet::new(), BTreeSet::new());
                 for module in &modules {
                     if let Some((k, f)) = so_far.get(*module) {
-                        keys.extend(k.iter().filter(|k| !deps.f.contains(k)).cloned());
-                        files.extend(f.iter().filter(|f| !deps.o.contains(f)).cloned());
+                        keys.extend(k.iter().filter(|k| !own.contains(k)));
+                        files.extend(f.iter().filter(|f| !opened.contains(f)));
                     }
                 }
                 for module in &modules {
@@ -305,22 +322,59 @@ pub fn observe(stream: &Path) -> anyhow::Result<Observed> {
                     k.extend(
                         deps.f
                             .iter()
-                            .filter(|k| module_of_key(k) == *module)
-                            .cloned(),
+                            .zip(&own)
+                            .filter(|(key, _)| module_of_key(key) == *module)
+                            .map(|(_, id)| *id),
                     );
-                    f.extend(deps.o.iter().cloned());
+                    f.extend(opened.iter().copied());
                 }
                 if test.outcome.is_failure() || test.crashed {
                     seen.unrecorded += 1;
                     continue;
                 }
-                seen.carried.insert(test.id.clone(), (keys, files));
-                seen.tests.insert(test.id, (*deps, test.dur));
+                seen.carried.insert(
+                    test.id.clone(),
+                    (keys.into_iter().collect(), files.into_iter().collect()),
+                );
+                seen.tests.insert(test.id, (deps, test.dur));
             }
-            _ => {}
         }
     }
     Ok(seen)
+}
+
+/// The lines of the stream a record reads.
+enum Line {
+    Start { python: String, rootdir: String },
+    Test(TestLine),
+}
+
+/// A test event with its dependencies (the run's own reader skips them).
+#[derive(serde::Deserialize)]
+struct TestLine {
+    id: String,
+    outcome: crate::events::Outcome,
+    #[serde(default)]
+    dur: f64,
+    #[serde(default)]
+    crashed: bool,
+    #[serde(default)]
+    worker: Option<String>,
+    #[serde(default)]
+    deps: Option<Deps>,
+}
+
+fn parse(line: &str) -> Option<Line> {
+    if line.starts_with("{\"e\":\"test\"") {
+        return serde_json::from_str::<TestLine>(line).ok().map(Line::Test);
+    }
+    match events::parse_line(line)? {
+        Event::Start(start) => Some(Line::Start {
+            python: start.python,
+            rootdir: start.rootdir,
+        }),
+        _ => None,
+    }
 }
 
 /// The file of a function key (`path::Qual.name` → `path`).
@@ -359,8 +413,8 @@ pub fn build(
         outside: std::mem::take(&mut seen.outside),
         ..Record::default()
     };
-    let mut keys = Interner::default();
-    let mut paths = Interner::default();
+    let mut keys = std::mem::take(&mut seen.keys);
+    let mut paths = std::mem::take(&mut seen.paths);
     // Tests that share a wider fixture's state depend on what any of them
     // executed: the state one of them changed is what the next one sees.
     let mut shared: HashMap<String, Deps> = HashMap::new();
@@ -386,13 +440,7 @@ pub fn build(
         f.dedup();
         o.sort_unstable();
         o.dedup();
-        let (mut c, mut co): (Vec<u32>, Vec<u32>) = match seen.carried.get(&id) {
-            Some((k, p)) => (
-                k.iter().map(|k| keys.id(k)).collect(),
-                p.iter().map(|p| paths.id(p)).collect(),
-            ),
-            None => (Vec::new(), Vec::new()),
-        };
+        let (mut c, mut co) = seen.carried.remove(&id).unwrap_or_default();
         c.retain(|i| !f.contains(i));
         co.retain(|i| !o.contains(i));
         c.sort_unstable();
@@ -463,6 +511,14 @@ pub fn merge(shards: Vec<Record>, previous: Option<Record>) -> Option<Record> {
     ran.extend(first.tests.keys().cloned());
     ran.extend(first.failed.iter().cloned());
     for shard in shards {
+        // Each shard fingerprinted the modules its own tests imported.
+        for (path, entry) in &shard.files {
+            if let Some(mine) = merged.files.get_mut(path) {
+                if mine.py.is_none() && mine.hash == entry.hash {
+                    mine.py.clone_from(&entry.py);
+                }
+            }
+        }
         merged.imported.extend(shard.imported.iter().cloned());
         merged.outside.extend(shard.outside.iter().cloned());
         merged.failed.extend(shard.failed.iter().cloned());
@@ -471,6 +527,13 @@ pub fn merge(shards: Vec<Record>, previous: Option<Record>) -> Option<Record> {
         ran.extend(shard.failed.iter().cloned());
     }
     if let Some(previous) = previous.filter(|p| p.python == merged.python) {
+        for (path, entry) in &previous.files {
+            if let Some(mine) = merged.files.get_mut(path) {
+                if mine.py.is_none() && mine.hash == entry.hash {
+                    mine.py.clone_from(&entry.py);
+                }
+            }
+        }
         merged.imported.extend(previous.imported.iter().cloned());
         merged.outside.extend(previous.outside.iter().cloned());
         add(&previous, &mut merged, Some(&ran));
@@ -501,7 +564,7 @@ fn reinterned(
     }
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Interner {
     values: Vec<String>,
     index: HashMap<String, u32>,
