@@ -180,29 +180,8 @@ pub struct TestEvent {
     pub crashed: bool,
     #[serde(default)]
     pub sub: Option<SubtestCounts>,
-    /// What it depended on, in a run that records it (`xtask_deps`): read
-    /// only by the dependency record (`deps::record`), skipped here.
-    #[serde(skip)]
-    pub deps: Option<Box<Deps>>,
-}
-
-/// What a test depended on, as the plugin's `xtask_deps` reports it.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct Deps {
-    /// The project's functions it executed (`path::Qual.name`), its
-    /// fixtures' included.
-    pub f: Vec<String>,
-    /// The project's files (not Python sources) it opened.
-    pub o: Vec<String>,
-    /// It started a process.
-    pub sp: bool,
-    /// It used a fixture wider than the function.
-    pub sh: bool,
-    /// Keys its process executed outside any test since its last report.
-    pub g: Vec<String>,
-    /// Project modules its process imported since its last report.
-    pub m: Vec<String>,
+    // What it depended on (`deps`, in a run that records it) is read by
+    // the dependency record alone (`deps::record`).
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

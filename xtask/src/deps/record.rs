@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::source::{self, Facts};
-use crate::events::{self, Deps, Event};
+use crate::events::{self, Event};
 use crate::fsx;
 
 pub const FILE_NAME: &str = "deps.json";
@@ -258,17 +258,56 @@ pub struct Observed {
     pub rootdir: Option<String>,
     pub imported: BTreeSet<String>,
     pub outside: BTreeSet<String>,
-    /// Node id → (deps, duration), for tests that passed, were skipped or xfailed.
-    pub tests: BTreeMap<String, (Deps, f64)>,
+    /// Node id → what it did itself, for tests that passed, were skipped or
+    /// xfailed (ids of `keys` and `paths`).
+    pub tests: BTreeMap<String, Own>,
     /// Node id → (functions, files) earlier tests of its process left in
     /// the modules it executed code of, as ids of `keys` and `paths`.
     pub carried: HashMap<String, (Vec<u32>, Vec<u32>)>,
-    keys: Interner,
-    paths: Interner,
     /// Every test that ended in this run, recorded or not.
     pub ran: BTreeSet<String>,
     /// Tests that ended without a usable record (failed, erred, crashed, no deps).
     pub unrecorded: usize,
+    keys: Interner,
+    paths: Interner,
+}
+
+/// What one test did itself.
+#[derive(Debug, Default, Clone)]
+pub struct Own {
+    pub f: Vec<u32>,
+    pub o: Vec<u32>,
+    pub sp: bool,
+    /// It used a fixture wider than the function.
+    pub sh: bool,
+    pub dur: f64,
+}
+
+/// A test's `deps` as the plugin's `xtask_deps` writes them: numbers in its
+/// process's tables, and the names of the numbers new in this report.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct Wire {
+    pid: u32,
+    f: Vec<u32>,
+    o: Vec<u32>,
+    /// Names of the next key numbers of this process.
+    k: Vec<String>,
+    /// Names of the next path numbers of this process.
+    p: Vec<String>,
+    sp: bool,
+    sh: bool,
+    /// Keys its process executed outside any test since its last report.
+    g: Vec<String>,
+    /// Project modules its process imported since its last report.
+    m: Vec<String>,
+}
+
+/// One process's numbering: its numbers → ids of the record's tables.
+#[derive(Default)]
+struct Numbering {
+    keys: Vec<u32>,
+    paths: Vec<u32>,
 }
 
 /// Reads the `deps` of every test event in `stream`.
@@ -285,68 +324,118 @@ pub fn observe(stream: &Path) -> anyhow::Result<Observed> {
         .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", stream.display()))?;
     let mut seen = Observed::default();
     let mut process = 0usize;
-    // (process, worker) → module → ids of functions executed and files opened so far.
-    type SoFar = HashMap<String, (BTreeSet<u32>, BTreeSet<u32>)>;
-    let mut executed: HashMap<(usize, Option<String>), SoFar> = HashMap::new();
+    type Process = (usize, Option<String>, u32);
+    let mut numbering: HashMap<Process, Numbering> = HashMap::new();
+    // Process → module → ids of functions executed and files opened so far.
+    type SoFar = HashMap<u32, (BTreeSet<u32>, BTreeSet<u32>)>;
+    let mut executed: HashMap<Process, SoFar> = HashMap::new();
+    // Key id → id of its module (a path in `module_ids`).
+    let mut module_ids = Interner::default();
+    let mut module_of: Vec<u32> = Vec::new();
     for line in text.lines() {
         let Some(event) = parse(line) else {
             continue;
         };
-        match event {
+        let (test, deps, worker) = match event {
             Line::Start { python, rootdir } => {
                 process += 1;
                 seen.python = python;
                 seen.rootdir.get_or_insert(rootdir);
+                continue;
             }
-            Line::Test(test) => {
+            Line::Names { worker, pid, k, p } => {
+                let table = numbering.entry((process, worker, pid)).or_default();
+                table.keys.extend(k.iter().map(|k| seen.keys.id(k)));
+                table.paths.extend(p.iter().map(|p| seen.paths.id(p)));
+                continue;
+            }
+            Line::Test(mut test) => {
                 seen.ran.insert(test.id.clone());
-                let Some(deps) = test.deps else {
+                let Some(deps) = test.deps.take() else {
                     seen.unrecorded += 1;
                     continue;
                 };
-                seen.imported.extend(deps.m.iter().cloned());
-                seen.outside.extend(deps.g.iter().cloned());
-                let own: Vec<u32> = deps.f.iter().map(|k| seen.keys.id(k)).collect();
-                let opened: Vec<u32> = deps.o.iter().map(|p| seen.paths.id(p)).collect();
-                let so_far = executed.entry((process, test.worker.clone())).or_default();
-                let modules: BTreeSet<&str> = deps.f.iter().map(|k| module_of_key(k)).collect();
-                let (mut keys, mut files) = (BTreeSet::new(), BTreeSet::new());
-                for module in &modules {
-                    if let Some((k, f)) = so_far.get(*module) {
-                        keys.extend(k.iter().filter(|k| !own.contains(k)));
-                        files.extend(f.iter().filter(|f| !opened.contains(f)));
-                    }
-                }
-                for module in &modules {
-                    let (k, f) = so_far.entry(module.to_string()).or_default();
-                    k.extend(
-                        deps.f
-                            .iter()
-                            .zip(&own)
-                            .filter(|(key, _)| module_of_key(key) == *module)
-                            .map(|(_, id)| *id),
-                    );
-                    f.extend(opened.iter().copied());
-                }
-                if test.outcome.is_failure() || test.crashed {
-                    seen.unrecorded += 1;
-                    continue;
-                }
-                seen.carried.insert(
-                    test.id.clone(),
-                    (keys.into_iter().collect(), files.into_iter().collect()),
-                );
-                seen.tests.insert(test.id, (deps, test.dur));
+                let worker = test.worker.clone();
+                (test, deps, worker)
+            }
+        };
+        seen.imported.extend(deps.m.iter().cloned());
+        seen.outside.extend(deps.g.iter().cloned());
+        let who = (process, worker, deps.pid);
+        let table = numbering.entry(who.clone()).or_default();
+        table.keys.extend(deps.k.iter().map(|k| seen.keys.id(k)));
+        table.paths.extend(deps.p.iter().map(|p| seen.paths.id(p)));
+        let (Some(own), Some(opened)) = (
+            deps.f
+                .iter()
+                .map(|&n| table.keys.get(n as usize).copied())
+                .collect::<Option<Vec<u32>>>(),
+            deps.o
+                .iter()
+                .map(|&n| table.paths.get(n as usize).copied())
+                .collect::<Option<Vec<u32>>>(),
+        ) else {
+            // A number without a name: a report of its process went missing.
+            seen.unrecorded += 1;
+            continue;
+        };
+        while module_of.len() < seen.keys.values.len() {
+            let key = &seen.keys.values[module_of.len()];
+            module_of.push(module_ids.id(module_of_key(key)));
+        }
+        let so_far = executed.entry(who).or_default();
+        let modules: BTreeSet<u32> = own.iter().map(|&k| module_of[k as usize]).collect();
+        let (mut keys, mut files) = (BTreeSet::new(), BTreeSet::new());
+        for module in &modules {
+            if let Some((k, f)) = so_far.get(module) {
+                keys.extend(k.iter().filter(|k| !own.contains(k)));
+                files.extend(f.iter().filter(|f| !opened.contains(f)));
             }
         }
+        for module in &modules {
+            let (k, f) = so_far.entry(*module).or_default();
+            k.extend(
+                own.iter()
+                    .filter(|&&key| module_of[key as usize] == *module),
+            );
+            f.extend(opened.iter().copied());
+        }
+        if test.outcome.is_failure() || test.crashed {
+            seen.unrecorded += 1;
+            continue;
+        }
+        seen.carried.insert(
+            test.id.clone(),
+            (keys.into_iter().collect(), files.into_iter().collect()),
+        );
+        seen.tests.insert(
+            test.id,
+            Own {
+                f: own,
+                o: opened,
+                sp: deps.sp,
+                sh: deps.sh,
+                dur: test.dur,
+            },
+        );
     }
     Ok(seen)
 }
 
 /// The lines of the stream a record reads.
 enum Line {
-    Start { python: String, rootdir: String },
+    Start {
+        python: String,
+        rootdir: String,
+    },
     Test(TestLine),
+    /// Names a process numbered in a report that was not a test's end.
+    Names {
+        worker: Option<String>,
+        pid: u32,
+        k: Vec<String>,
+        p: Vec<String>,
+    },
 }
 
 /// A test event with its dependencies (the run's own reader skips them).
@@ -361,12 +450,33 @@ struct TestLine {
     #[serde(default)]
     worker: Option<String>,
     #[serde(default)]
-    deps: Option<Deps>,
+    deps: Option<Wire>,
+}
+
+#[derive(serde::Deserialize)]
+struct NamesLine {
+    #[serde(default)]
+    worker: Option<String>,
+    #[serde(default)]
+    pid: u32,
+    #[serde(default)]
+    k: Vec<String>,
+    #[serde(default)]
+    p: Vec<String>,
 }
 
 fn parse(line: &str) -> Option<Line> {
     if line.starts_with("{\"e\":\"test\"") {
         return serde_json::from_str::<TestLine>(line).ok().map(Line::Test);
+    }
+    if line.starts_with("{\"e\":\"deps_names\"") {
+        let names: NamesLine = serde_json::from_str(line).ok()?;
+        return Some(Line::Names {
+            worker: names.worker,
+            pid: names.pid,
+            k: names.k,
+            p: names.p,
+        });
     }
     match events::parse_line(line)? {
         Event::Start(start) => Some(Line::Start {
@@ -417,25 +527,24 @@ pub fn build(
     let mut paths = std::mem::take(&mut seen.paths);
     // Tests that share a wider fixture's state depend on what any of them
     // executed: the state one of them changed is what the next one sees.
-    let mut shared: HashMap<String, Deps> = HashMap::new();
-    for (id, (deps, _)) in &seen.tests {
-        if deps.sh {
+    let mut shared: HashMap<String, Own> = HashMap::new();
+    for (id, own) in &seen.tests {
+        if own.sh {
             let group = shared.entry(project_path(&record.rootdir, id)).or_default();
-            group.f.extend(deps.f.iter().cloned());
-            group.o.extend(deps.o.iter().cloned());
-            group.sp |= deps.sp;
+            group.f.extend(own.f.iter().copied());
+            group.o.extend(own.o.iter().copied());
+            group.sp |= own.sp;
         }
     }
-    for (id, (deps, dur)) in std::mem::take(&mut seen.tests) {
-        let (f, o, sp) = match deps.sh {
+    for (id, own) in std::mem::take(&mut seen.tests) {
+        let (mut f, mut o, sp) = match own.sh {
             true => {
                 let group = &shared[&project_path(&record.rootdir, &id)];
-                (&group.f, &group.o, group.sp)
+                (group.f.clone(), group.o.clone(), group.sp)
             }
-            false => (&deps.f, &deps.o, deps.sp),
+            false => (own.f, own.o, own.sp),
         };
-        let mut f: Vec<u32> = f.iter().map(|k| keys.id(k)).collect();
-        let mut o: Vec<u32> = o.iter().map(|p| paths.id(p)).collect();
+        let dur = own.dur;
         f.sort_unstable();
         f.dedup();
         o.sort_unstable();

@@ -281,7 +281,6 @@ impl RunState {
                 text: None,
                 crashed: true,
                 sub: None,
-                deps: None,
             };
             self.apply_test(process, &event);
         }

@@ -28,6 +28,11 @@ collection, module-level code, session hooks) is reported as ``g`` (keys)
 and ``m`` (the instrumented files imported), each only the part not already
 sent from this process.
 
+Keys and paths travel as numbers: each process numbers them in the order it
+first reports them, and a report carries the names of the numbers it uses
+for the first time (``k`` for keys, ``p`` for paths) with its ``pid``, so a
+reader rebuilds each process's table from its reports, in order.
+
 The record travels as an attribute of the teardown report, which xdist
 carries from its workers to the controller, where ``xtask_events`` writes it
 into the test's event as ``deps``.
@@ -205,8 +210,23 @@ def _take():
     return taken
 
 
+def _numbered(table, values, new):
+    """The numbers of ``values`` in ``table``, numbering (and adding to
+    ``new``) those it has not seen."""
+    out = []
+    for value in values:
+        number = table.get(value)
+        if number is None:
+            number = table[value] = len(table)
+            new.append(value)
+        out.append(number)
+    return out
+
+
 class _Recorder:
     def __init__(self):
+        self.key_numbers = {}
+        self.path_numbers = {}
         # id(fixturedef) -> [keys, files, spawned]
         self.fixtures = {}
         self.outside = set()
@@ -252,7 +272,18 @@ class _Recorder:
                     keys |= entry[0]
                     files |= entry[1]
                     spawned = spawned or entry[2]
-        deps = {"f": sorted(keys), "o": sorted(files), "sp": spawned, "sh": shared}
+        new_keys, new_paths = [], []
+        deps = {
+            "pid": os.getpid(),
+            "f": _numbered(self.key_numbers, sorted(keys), new_keys),
+            "o": _numbered(self.path_numbers, sorted(files), new_paths),
+            "sp": spawned,
+            "sh": shared,
+        }
+        if new_keys:
+            deps["k"] = new_keys
+        if new_paths:
+            deps["p"] = new_paths
         outside = self.outside - self.sent_outside
         if outside:
             deps["g"] = sorted(outside)

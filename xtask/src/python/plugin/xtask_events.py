@@ -244,8 +244,21 @@ class _Reporter:
             }
         outcome = report.outcome
         if outcome not in ("passed", "failed", "skipped"):
-            # pytest-rerunfailures' "rerun": this attempt does not count.
+            # pytest-rerunfailures' "rerun": this attempt does not count,
+            # but the names its dependency record numbered for the first
+            # time do (later records of its process use the numbers).
             self.tests.pop(nodeid, None)
+            deps = getattr(report, "xtask_deps", None)
+            if deps and (deps.get("k") or deps.get("p")):
+                self.emit(
+                    {
+                        "e": "deps_names",
+                        "worker": _worker(report) or self.label,
+                        "pid": deps.get("pid"),
+                        "k": deps.get("k", []),
+                        "p": deps.get("p", []),
+                    }
+                )
             return
         test["dur"] += report.duration or 0.0
         test["stop"] = getattr(report, "stop", None)
