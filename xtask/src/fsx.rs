@@ -159,11 +159,24 @@ const CONFIG_FILES: [&str; 7] = [
 ];
 
 /// Every Python file of the project under `root` and its configuration
-/// files, sorted: hidden directories, `__pycache__`, `node_modules`,
-/// virtual environments and `skip` are left out. The one walk of a project's
-/// tree (collection cache keys, the audit's default paths).
+/// files, sorted (collection cache keys, the audit's default paths).
 pub fn project_files(root: &Path, skip: &[&Path]) -> Vec<PathBuf> {
-    fn walk(dir: &Path, skip: &[&Path], out: &mut Vec<PathBuf>) {
+    let mut files: Vec<PathBuf> = CONFIG_FILES
+        .iter()
+        .map(|f| root.join(f))
+        .filter(|p| p.is_file())
+        .collect();
+    files.extend(project_tree(root, skip, |name| name.ends_with(".py")));
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// The files under `root` whose name `keep` accepts: hidden directories,
+/// `__pycache__`, `node_modules`, virtual environments and `skip` are left
+/// out. The one walk of a project's tree.
+pub fn project_tree(root: &Path, skip: &[&Path], keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    fn walk(dir: &Path, skip: &[&Path], keep: &dyn Fn(&str) -> bool, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
@@ -182,21 +195,15 @@ pub fn project_files(root: &Path, skip: &[&Path]) -> Vec<PathBuf> {
                     || path.join("pyvenv.cfg").exists()
                     || skip.iter().any(|s| *s == path);
                 if !skipped {
-                    walk(&path, skip, out);
+                    walk(&path, skip, keep, out);
                 }
-            } else if name.ends_with(".py") {
+            } else if keep(&name) {
                 out.push(path);
             }
         }
     }
-    let mut files: Vec<PathBuf> = CONFIG_FILES
-        .iter()
-        .map(|f| root.join(f))
-        .filter(|p| p.is_file())
-        .collect();
-    walk(root, skip, &mut files);
-    files.sort();
-    files.dedup();
+    let mut files = Vec::new();
+    walk(root, skip, &keep, &mut files);
     files
 }
 

@@ -105,16 +105,12 @@ impl Record {
 
     /// The function keys a recorded test executed.
     pub fn functions_of<'a>(&'a self, deps: &'a TestDeps) -> impl Iterator<Item = &'a str> + 'a {
-        deps.f
-            .iter()
-            .filter_map(|&i| self.keys.get(i as usize).map(String::as_str))
+        named(&self.keys, &deps.f)
     }
 
     /// The files a recorded test opened.
     pub fn files_of<'a>(&'a self, deps: &'a TestDeps) -> impl Iterator<Item = &'a str> + 'a {
-        deps.o
-            .iter()
-            .filter_map(|&i| self.paths.get(i as usize).map(String::as_str))
+        named(&self.paths, &deps.o)
     }
 
     /// The functions whose effect an earlier test of its process may have
@@ -123,9 +119,7 @@ impl Record {
         &'a self,
         deps: &'a TestDeps,
     ) -> impl Iterator<Item = &'a str> + 'a {
-        deps.c
-            .iter()
-            .filter_map(|&i| self.keys.get(i as usize).map(String::as_str))
+        named(&self.keys, &deps.c)
     }
 
     /// The files earlier tests of its process opened ([`TestDeps::co`]).
@@ -133,15 +127,19 @@ impl Record {
         &'a self,
         deps: &'a TestDeps,
     ) -> impl Iterator<Item = &'a str> + 'a {
-        deps.co
-            .iter()
-            .filter_map(|&i| self.paths.get(i as usize).map(String::as_str))
+        named(&self.paths, &deps.co)
     }
 
     /// The project path of a node id's file.
     pub fn test_file(&self, nodeid: &str) -> String {
         project_path(&self.rootdir, nodeid)
     }
+}
+
+/// The entries of `table` at `ids`.
+fn named<'a>(table: &'a [String], ids: &'a [u32]) -> impl Iterator<Item = &'a str> + 'a {
+    ids.iter()
+        .filter_map(|&i| table.get(i as usize).map(String::as_str))
 }
 
 /// A node id's file as a path from the project root.
@@ -178,7 +176,7 @@ pub fn snapshot(root: &Path, skip: &[&Path]) -> BTreeMap<String, String> {
             .filter(|p| !p.is_empty())
             .map(|p| root.join(String::from_utf8_lossy(p).as_ref()))
             .collect(),
-        None => walk(root, skip),
+        None => fsx::project_tree(root, skip, |_| true),
     };
     files
         .into_iter()
@@ -189,38 +187,6 @@ pub fn snapshot(root: &Path, skip: &[&Path]) -> BTreeMap<String, String> {
             Some((rel, crate::hash::of(bytes, 8)))
         })
         .collect()
-}
-
-fn walk(root: &Path, skip: &[&Path]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                let skipped = name.starts_with('.')
-                    || matches!(
-                        name.as_str(),
-                        "__pycache__" | "node_modules" | "site-packages"
-                    )
-                    || path.join("pyvenv.cfg").exists()
-                    || skip.iter().any(|s| *s == path);
-                if !skipped {
-                    stack.push(path);
-                }
-            } else if kind.is_file() {
-                out.push(path);
-            }
-        }
-    }
-    out
 }
 
 /// The facts of the Python files of `files` (read from `root`).
