@@ -130,6 +130,15 @@ impl Record {
         named(&self.paths, &deps.co)
     }
 
+    /// The recorded seconds of the tests `ids` (those on record).
+    pub fn seconds<'a>(&self, ids: impl IntoIterator<Item = &'a String>) -> f64 {
+        // (`+ 0.0`: an empty sum is -0.0.)
+        ids.into_iter()
+            .filter_map(|id| self.tests.get(id).map(|t| t.dur))
+            .sum::<f64>()
+            + 0.0
+    }
+
     /// The project path of a node id's file.
     pub fn test_file(&self, nodeid: &str) -> String {
         project_path(&self.rootdir, nodeid)

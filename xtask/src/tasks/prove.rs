@@ -14,10 +14,9 @@ use crate::deps::mutate::{self, Mutation};
 use crate::deps::record::Record;
 use crate::error::UserError;
 use crate::exit::ExitCode;
-use crate::python::argv::{ReportPaths, Selection};
 use crate::python::collect::Collection;
 use crate::python::env::PythonEnv;
-use crate::run::{self, Recording, RunRequest, SummaryMode};
+use crate::run::{self, RunRequest};
 use crate::signals;
 use crate::workers::{self, Task};
 
@@ -212,12 +211,7 @@ fn trial(
     let (choice, record) = crate::deps::choose_now(ctx, config, &env.python, collection, None)?;
     let selected: BTreeSet<String> = choice.selected.iter().map(|(id, _)| id.clone()).collect();
     let everything = choice.everything.is_some();
-    let selected_seconds = record.as_ref().map_or(0.0, |r| {
-        selected
-            .iter()
-            .filter_map(|id| r.tests.get(id).map(|t| t.dur))
-            .sum::<f64>()
-    });
+    let selected_seconds = record.as_ref().map_or(0.0, |r| r.seconds(&selected));
     let run_ids: Vec<String> = collection
         .ids
         .iter()
@@ -239,29 +233,19 @@ fn trial(
             workers.clone(),
             Some(&run_ids),
         );
-        let req = RunRequest {
-            title: title.to_string(),
-            workers: chosen.workers,
-            dist: config.parallel.dist.value,
-            coverage: false,
-            extra: options.pytest_args.to_vec(),
-            selection: Some(Selection {
-                ids: run_ids.clone(),
-                rootdir: collection.rootdir.clone(),
-                also: Vec::new(),
-            }),
-            order: None,
-            echo: false,
-            summary: SummaryMode::Brief,
-            reports: ReportPaths::in_dir(ctx.layout(config).dir.join("prove")),
-            notes: Vec::new(),
-            threshold: false,
-            engine: chosen.engine,
-            auto_engine: chosen.auto,
-            recording: Recording::Nothing,
-            deps: false,
-            shadow: None,
-        };
+        // A re-run like triage's and bisect's, on the parallel engine chosen for these tests.
+        let mut req = RunRequest::probe(
+            title.to_string(),
+            "",
+            run_ids.clone(),
+            &collection.rootdir,
+            ctx.layout(config).dir.join("prove"),
+        );
+        req.workers = chosen.workers;
+        req.dist = config.parallel.dist.value;
+        req.engine = chosen.engine;
+        req.auto_engine = chosen.auto;
+        req.extra = options.pytest_args.to_vec();
         let result = run::run_suite(ctx, config, env, &req)?;
         let ended: BTreeSet<&str> = result
             .state

@@ -219,14 +219,6 @@ pub fn run(args: &Args, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-fn seconds(record: Option<&Record>, ids: impl Iterator<Item = String>) -> f64 {
-    let Some(record) = record else { return 0.0 };
-    // (`+ 0.0`: an empty sum is -0.0.)
-    ids.filter_map(|id| record.tests.get(&id).map(|t| t.dur))
-        .sum::<f64>()
-        + 0.0
-}
-
 /// The selection for people.
 pub fn render(choice: &Choice, record: Option<&Record>, collected: usize) -> String {
     let mut out = String::new();
@@ -256,7 +248,7 @@ pub fn render(choice: &Choice, record: Option<&Record>, collected: usize) -> Str
         return out;
     }
     let total = record.map_or(0.0, |r| r.tests.values().map(|t| t.dur).sum());
-    let chosen = seconds(record, choice.selected.iter().map(|(id, _)| id.clone()));
+    let chosen = record.map_or(0.0, |r| r.seconds(choice.selected.iter().map(|(id, _)| id)));
     let _ = writeln!(
         out,
         "selection: {} of {collected} tests ({chosen:.1}s of {total:.1}s recorded), {} skipped",
