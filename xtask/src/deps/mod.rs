@@ -8,6 +8,7 @@ pub mod mutate;
 pub mod record;
 pub mod select;
 pub mod source;
+pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -60,6 +61,20 @@ pub struct Written {
     pub functions: usize,
 }
 
+/// The project's modules that keep state from one test to the next, and
+/// why, read from every Python file among `files` (paths from `root`).
+pub fn keeping_state(root: &Path, files: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let shapes: BTreeMap<String, state::Shape> = files
+        .keys()
+        .filter(|p| p.ends_with(".py"))
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(root.join(p)).ok()?;
+            Some((p.clone(), state::shape(&text)))
+        })
+        .collect();
+    state::keeping_state(&shapes, shapes.keys())
+}
+
 /// Records what the tests of the run whose events are at `stream`
 /// depended on, over the files as they are now, into the project's record,
 /// which keeps the tests this run did not run; or, for a CI shard, into
@@ -71,7 +86,9 @@ pub fn record_run(
     shard: Option<&Path>,
 ) -> anyhow::Result<Written> {
     let path = shard.map_or_else(|| path(ctx, config), Path::to_path_buf);
-    let seen = record::observe(stream)?;
+    let now = files_now(ctx, config);
+    let keeping = keeping_state(&ctx.root, &now);
+    let seen = record::observe(stream, &|module| keeping.contains_key(module))?;
     anyhow::ensure!(
         !seen.ran.is_empty(),
         "the run ended no test, so there is nothing to record"
@@ -88,14 +105,15 @@ pub fn record_run(
         .collect();
     let files = record::with_facts(
         &ctx.root,
-        files_now(ctx, config),
+        now,
         |path| imported.contains(path),
         previous.as_ref(),
     );
     let (commit, _) = crate::report::history::git_info(&ctx.root);
     let recorded = seen.tests.len();
     let unrecorded = seen.unrecorded;
-    let record = record::build(&ctx.root, seen, files, previous, commit);
+    let mut record = record::build(&ctx.root, seen, files, previous, commit);
+    record.state = keeping;
     record.save(&path)?;
     Ok(Written {
         path,

@@ -70,6 +70,10 @@ pub struct Record {
     /// Node id → what it depended on. Tests that failed, erred or crashed
     /// are left out: they run until they pass.
     pub tests: BTreeMap<String, TestDeps>,
+    /// The project's modules that keep state from one test to the next
+    /// (only these carry what earlier tests ran), and why.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub state: BTreeMap<String, String>,
     /// Tests this record's run ran and left out (a CI shard's record, so
     /// that `merge` does not keep an older entry for them).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
@@ -288,13 +292,14 @@ struct Numbering {
 /// Reads the `deps` of every test event in `stream`.
 ///
 /// A test also depends on what earlier tests of its process did in the
-/// modules it executed code of: state a module keeps between tests (a cache
-/// of lexers, a registry, a memo dict) carries the effect of a function run
-/// once, by the first test that needed it, into every later test that uses
-/// the module, as it carries the content of a file read once. So each test
-/// also carries the functions its process had executed before it in those
-/// modules, and the files the tests that executed them opened.
-pub fn observe(stream: &Path) -> anyhow::Result<Observed> {
+/// modules it executed code of that keep state between tests (`keeps_state`,
+/// by module path; see [`super::state`]): such state (a cache of lexers, a
+/// registry, a memo dict) carries the effect of a function run once, by the
+/// first test that needed it, into every later test that uses the module,
+/// as it carries the content of a file read once. So each test also carries
+/// the functions its process had executed before it in those modules, and
+/// the files the tests that executed them opened.
+pub fn observe(stream: &Path, keeps_state: &dyn Fn(&str) -> bool) -> anyhow::Result<Observed> {
     let text = std::fs::read_to_string(stream)
         .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", stream.display()))?;
     let mut seen = Observed::default();
@@ -307,6 +312,8 @@ pub fn observe(stream: &Path) -> anyhow::Result<Observed> {
     // Key id → id of its module (a path in `module_ids`).
     let mut module_ids = Interner::default();
     let mut module_of: Vec<u32> = Vec::new();
+    // Key id → whether its module keeps state.
+    let mut carries: Vec<bool> = Vec::new();
     for line in text.lines() {
         let Some(event) = parse(line) else {
             continue;
@@ -356,10 +363,16 @@ pub fn observe(stream: &Path) -> anyhow::Result<Observed> {
         };
         while module_of.len() < seen.keys.values.len() {
             let key = &seen.keys.values[module_of.len()];
-            module_of.push(module_ids.id(module_of_key(key)));
+            let module = module_of_key(key);
+            module_of.push(module_ids.id(module));
+            carries.push(keeps_state(module));
         }
         let so_far = executed.entry(who).or_default();
-        let modules: BTreeSet<u32> = own.iter().map(|&k| module_of[k as usize]).collect();
+        let modules: BTreeSet<u32> = own
+            .iter()
+            .filter(|&&k| carries[k as usize])
+            .map(|&k| module_of[k as usize])
+            .collect();
         let (mut keys, mut files) = (BTreeSet::new(), BTreeSet::new());
         for module in &modules {
             if let Some((k, f)) = so_far.get(module) {
@@ -605,6 +618,12 @@ pub fn merge(shards: Vec<Record>, previous: Option<Record>) -> Option<Record> {
         }
         merged.imported.extend(shard.imported.iter().cloned());
         merged.outside.extend(shard.outside.iter().cloned());
+        for (module, why) in &shard.state {
+            merged
+                .state
+                .entry(module.clone())
+                .or_insert_with(|| why.clone());
+        }
         merged.failed.extend(shard.failed.iter().cloned());
         add(&shard, &mut merged, None);
         ran.extend(shard.tests.keys().cloned());

@@ -290,6 +290,20 @@ pub fn explain(id: &str, choice: &Choice, record: Option<&Record>) -> String {
         for reason in reasons {
             let _ = write!(out, "\n  - {reason}");
         }
+        let carried: std::collections::BTreeSet<&str> = reasons
+            .iter()
+            .filter_map(|r| match r {
+                crate::deps::select::Reason::Carried { function } => {
+                    function.split_once("::").map(|(module, _)| module)
+                }
+                _ => None,
+            })
+            .collect();
+        for module in carried {
+            if let Some(why) = record.and_then(|r| r.state.get(module)) {
+                let _ = write!(out, "\n  ({module} keeps state between tests: {why})");
+            }
+        }
         return out;
     }
     let Some(deps) = record.and_then(|r| r.tests.get(id).map(|d| (r, d))) else {
@@ -300,7 +314,7 @@ pub fn explain(id: &str, choice: &Choice, record: Option<&Record>) -> String {
     let files: Vec<&str> = record.files_of(deps).collect();
     let mut out = format!(
         "{id}: not selected: none of the {} project function(s) it ran and none of the {} file(s) it opened changed, \
-         nor any of the {} function(s) and {} file(s) earlier tests of its process ran or opened in the modules it uses{}",
+         nor any of the {} function(s) and {} file(s) earlier tests of its process ran or opened in the modules it uses that keep state{}",
         functions.len(),
         files.len(),
         deps.c.len(),

@@ -81,11 +81,12 @@ fn a_changed_function_selects_the_tests_that_ran_it_and_they_fail_where_the_full
             "tests/test_cli.py::test_cli_prints_the_total",
             "tests/test_pricing.py::test_discount_above_a_hundred",
             "tests/test_pricing.py::test_discount_below",
-            // Ran code of pricing.py after earlier tests of its process ran `discount`.
-            "tests/test_pricing.py::test_price",
+            // Not `test_price`, though it ran pricing.py's code after earlier
+            // tests of its process ran `discount`: pricing.py keeps no state
+            // that could carry their effect.
         ])
     );
-    assert_eq!(json["skipped"], 5);
+    assert_eq!(json["skipped"], 6);
     let explain = test.run_args(&["select", "--explain", "tests/test_catalog.py::test_load"]);
     explain.status(0);
     let out = explain.stdout();
@@ -99,9 +100,9 @@ fn a_changed_function_selects_the_tests_that_ran_it_and_they_fail_where_the_full
         .run_args(&["select", "--explain", "tests/test_pricing.py::test_price"])
         .stdout();
     assert!(
-        out.contains(
-            "an earlier test of its process ran src/shop/pricing.py::discount, which changed"
-        ),
+        out.starts_with("tests/test_pricing.py::test_price: not selected")
+            && out.contains("in the modules it uses that keep state")
+            && out.contains("ran src/shop/pricing.py::price"),
         "{out}"
     );
     let out = test
@@ -124,10 +125,10 @@ fn a_changed_function_selects_the_tests_that_ran_it_and_they_fail_where_the_full
         run.status(1);
         let out = run.stdout();
         assert!(
-            out.contains("tests:     6 of 6 collected tests ran"),
+            out.contains("tests:     5 of 5 collected tests ran"),
             "{out}"
         );
-        assert!(out.contains("--changed: 6 of 11 tests"), "{out}");
+        assert!(out.contains("--changed: 5 of 11 tests"), "{out}");
         let selected_failures = failed_ids(&test);
         test.run_args(&["pytest"]).status(1);
         assert_eq!(selected_failures, failed_ids(&test), "{engine}");
@@ -157,6 +158,30 @@ fn state_a_module_keeps_carries_what_filled_it_to_later_tests() {
         .unwrap_or_else(|| panic!("{json}"))
         .clone();
     assert_eq!(apple["reason"]["why"], "carried", "{apple}");
+    let explained = test.run_args(&[
+        "select",
+        "--explain",
+        "tests/test_catalog.py::test_price_of_apple",
+    ]);
+    assert!(
+        explained.stdout().contains(
+            "(src/shop/catalog.py keeps state between tests: `names` (line 16) keeps a cache)"
+        ),
+        "{}",
+        explained.stdout()
+    );
+    // Only modules that keep state carry: pricing keeps none.
+    let record: serde_json::Value = serde_json::from_str(&test.read("reports/deps.json")).unwrap();
+    assert!(
+        record["state"].get("src/shop/catalog.py").is_some(),
+        "{}",
+        record["state"]
+    );
+    assert!(
+        record["state"].get("src/shop/pricing.py").is_none(),
+        "{}",
+        record["state"]
+    );
     test.run_args(&["pytest"]).status(1);
     let failed = failed_ids(&test);
     assert_eq!(failed, set(&["tests/test_catalog.py::test_price_of_apple"]));
@@ -340,7 +365,7 @@ fn a_shadow_run_runs_everything_and_names_what_the_selection_would_have_missed()
         "{out}"
     );
     assert!(
-        out.contains("shadow selection: 5 of 11 tests would have run")
+        out.contains("shadow selection: 4 of 11 tests would have run")
             && out.contains(
                 "1 skipped test(s) FAILED, the selection would have missed them: \
                  tests/test_pricing.py::test_discount_above_a_hundred"
@@ -368,7 +393,7 @@ fn a_selected_run_that_records_keeps_the_tests_it_did_not_run() {
     run.status(0);
     let out = run.stdout();
     assert!(
-        out.contains("dependency record: 11 tests (6 from this run, 5 kept from the record)"),
+        out.contains("dependency record: 11 tests (4 from this run, 7 kept from the record)"),
         "{out}"
     );
     // The change is on record now: nothing left to run.
@@ -493,8 +518,9 @@ fn ci_shards_record_merge_into_one_record_and_select_the_same_tests() {
         "return total - 11",
     );
     let wanted = selected(&selection(&test));
-    // Own dependencies alone would give 5; what each shard's process carried may add more.
-    assert!(wanted.len() >= 5 && wanted.len() < 11, "{wanted:?}");
+    // Pricing keeps no state between tests, so nothing is carried: exactly
+    // the 5 tests that ran `discount`.
+    assert_eq!(wanted.len(), 5, "{wanted:?}");
     let mut ran = BTreeSet::new();
     for index in ["1", "2"] {
         let run = test.run_args(&["shard", "--index", index, "--total", "2", "--changed"]);
