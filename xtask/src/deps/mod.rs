@@ -62,17 +62,30 @@ pub struct Written {
 }
 
 /// The project's modules that keep state from one test to the next, and
-/// why, read from every Python file among `files` (paths from `root`).
-pub fn keeping_state(root: &Path, files: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+/// why, read from every Python file among `files` (path → content hash,
+/// from `root`; what `previous` read of a file unchanged since is reused);
+/// and what each file says about state.
+pub fn keeping_state(
+    root: &Path,
+    files: &BTreeMap<String, String>,
+    previous: Option<&Record>,
+) -> (BTreeMap<String, String>, BTreeMap<String, state::Shape>) {
     let shapes: BTreeMap<String, state::Shape> = files
-        .keys()
-        .filter(|p| p.ends_with(".py"))
-        .filter_map(|p| {
-            let text = std::fs::read_to_string(root.join(p)).ok()?;
-            Some((p.clone(), state::shape(&text)))
+        .iter()
+        .filter(|(p, _)| p.ends_with(".py"))
+        .filter_map(|(p, hash)| {
+            let known = previous
+                .and_then(|r| r.files.get(p))
+                .filter(|e| &e.hash == hash)
+                .and_then(|e| e.st.clone());
+            let shape = match known {
+                Some(shape) => shape,
+                None => state::shape(&std::fs::read_to_string(root.join(p)).ok()?),
+            };
+            Some((p.clone(), shape))
         })
         .collect();
-    state::keeping_state(&shapes, shapes.keys())
+    (state::keeping_state(&shapes, shapes.keys()), shapes)
 }
 
 /// Records what the tests of the run whose events are at `stream`
@@ -86,41 +99,49 @@ pub fn record_run(
     shard: Option<&Path>,
 ) -> anyhow::Result<Written> {
     let path = shard.map_or_else(|| path(ctx, config), Path::to_path_buf);
+    let previous = match shard {
+        Some(_) => None,
+        None => Record::load(&path)
+            .unwrap_or(None)
+            .filter(Record::is_current),
+    };
     let now = files_now(ctx, config);
-    let keeping = keeping_state(&ctx.root, &now);
+    let (keeping, mut shapes) = keeping_state(&ctx.root, &now, previous.as_ref());
     let seen = record::observe(stream, &|module| keeping.contains_key(module))?;
     anyhow::ensure!(
         !seen.ran.is_empty(),
         "the run ended no test, so there is nothing to record"
     );
-    let previous = match shard {
-        Some(_) => None,
-        None => Record::load(&path).unwrap_or(None),
-    };
     let imported: BTreeSet<String> = seen
         .imported
         .iter()
         .chain(previous.iter().flat_map(|p| p.imported.iter()))
         .cloned()
         .collect();
-    let files = record::with_facts(
+    let mut files = record::with_facts(
         &ctx.root,
         now,
         |path| imported.contains(path),
         previous.as_ref(),
     );
+    for (path, entry) in files.iter_mut() {
+        entry.st = shapes.remove(path);
+    }
     let (commit, _) = crate::report::history::git_info(&ctx.root);
     let recorded = seen.tests.len();
     let unrecorded = seen.unrecorded;
     let mut record = record::build(&ctx.root, seen, files, previous, commit);
     record.state = keeping;
+    // Why the modules tests ran keep state (others do not carry anyway).
+    let imported = &record.imported;
+    record.state.retain(|module, _| imported.contains(module));
     record.save(&path)?;
     Ok(Written {
         path,
         tests: record.tests.len(),
         recorded,
         unrecorded,
-        functions: record.keys.len(),
+        functions: record.function_count(),
     })
 }
 
@@ -133,14 +154,16 @@ pub fn merge_shards(
 ) -> anyhow::Result<Option<Written>> {
     let mut shards = Vec::new();
     for p in paths {
-        if let Some(record) = Record::load(p)? {
+        if let Some(record) = Record::load(p)?.filter(Record::is_current) {
             shards.push(record);
         }
     }
     let recorded: usize = shards.iter().map(|r| r.tests.len()).sum();
     let unrecorded: usize = shards.iter().map(|r| r.failed.len()).sum();
     let target = path(ctx, config);
-    let previous = Record::load(&target).unwrap_or(None);
+    let previous = Record::load(&target)
+        .unwrap_or(None)
+        .filter(Record::is_current);
     let Some(merged) = record::merge(shards, previous) else {
         return Ok(None);
     };
@@ -150,7 +173,7 @@ pub fn merge_shards(
         tests: merged.tests.len(),
         recorded,
         unrecorded,
-        functions: merged.keys.len(),
+        functions: merged.function_count(),
     }))
 }
 

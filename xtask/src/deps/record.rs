@@ -12,7 +12,9 @@ use crate::events::{self, Event};
 use crate::fsx;
 
 pub const FILE_NAME: &str = "deps.json";
-pub const VERSION: u32 = 1;
+/// The record's format: 2 adds blocks (keys `path::Qual.name:LINE` and
+/// their fingerprints) and the modules that keep state.
+pub const VERSION: u32 = 2;
 
 /// A project file when the record was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +24,9 @@ pub struct FileEntry {
     /// A Python file's fingerprints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub py: Option<Facts>,
+    /// What a Python file says about state kept between tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub st: Option<super::state::Shape>,
 }
 
 /// What one test depended on (indexes into the record's `keys` and `paths`).
@@ -94,17 +99,22 @@ impl Record {
                 path.display()
             )
         })?;
-        anyhow::ensure!(
-            record.version == VERSION,
-            "`{}` is a version {} dependency record, this xtask reads version {VERSION}; record again with `--record-deps`",
-            path.display(),
-            record.version
-        );
         Ok(Some(record))
+    }
+
+    /// Whether this xtask's format wrote it. An older record is read (the
+    /// selection runs everything, saying why) but never added to.
+    pub fn is_current(&self) -> bool {
+        self.version == VERSION
     }
 
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         fsx::atomic_write(path, serde_json::to_vec(self)?)
+    }
+
+    /// The project functions on record (not their blocks' keys).
+    pub fn function_count(&self) -> usize {
+        self.keys.iter().filter(|k| !is_block_key(k)).count()
     }
 
     /// The function keys a recorded test executed.
@@ -225,7 +235,7 @@ pub fn with_facts(
                 }
                 None => None,
             };
-            (path, FileEntry { hash, py })
+            (path, FileEntry { hash, py, st: None })
         })
         .collect()
 }
@@ -374,10 +384,16 @@ pub fn observe(stream: &Path, keeps_state: &dyn Fn(&str) -> bool) -> anyhow::Res
             .map(|&k| module_of[k as usize])
             .collect();
         let (mut keys, mut files) = (BTreeSet::new(), BTreeSet::new());
-        for module in &modules {
-            if let Some((k, f)) = so_far.get(module) {
-                keys.extend(k.iter().filter(|k| !own.contains(k)));
-                files.extend(f.iter().filter(|f| !opened.contains(f)));
+        if !modules.is_empty() {
+            let mut own_sorted = own.clone();
+            own_sorted.sort_unstable();
+            let mut opened_sorted = opened.clone();
+            opened_sorted.sort_unstable();
+            for module in &modules {
+                if let Some((k, f)) = so_far.get(module) {
+                    keys.extend(k.iter().filter(|k| own_sorted.binary_search(k).is_err()));
+                    files.extend(f.iter().filter(|f| opened_sorted.binary_search(f).is_err()));
+                }
             }
         }
         for module in &modules {
@@ -476,6 +492,13 @@ fn parse(line: &str) -> Option<Line> {
 }
 
 /// The file of a function key (`path::Qual.name` → `path`).
+/// Whether a key names a block of a function (`path::Qual.name:LINE`)
+/// rather than the function.
+pub fn is_block_key(key: &str) -> bool {
+    key.split_once("::")
+        .is_some_and(|(_, name)| name.contains(':'))
+}
+
 fn module_of_key(key: &str) -> &str {
     key.split_once("::").map_or(key, |(path, _)| path)
 }
@@ -524,6 +547,12 @@ pub fn build(
             group.sp |= own.sp;
         }
     }
+    for group in shared.values_mut() {
+        group.f.sort_unstable();
+        group.f.dedup();
+        group.o.sort_unstable();
+        group.o.dedup();
+    }
     for (id, own) in std::mem::take(&mut seen.tests) {
         let (mut f, mut o, sp) = match own.sh {
             true => {
@@ -538,8 +567,9 @@ pub fn build(
         o.sort_unstable();
         o.dedup();
         let (mut c, mut co) = seen.carried.remove(&id).unwrap_or_default();
-        c.retain(|i| !f.contains(i));
-        co.retain(|i| !o.contains(i));
+        // (`f` and `o` are sorted.)
+        c.retain(|i| f.binary_search(i).is_err());
+        co.retain(|i| o.binary_search(i).is_err());
         c.sort_unstable();
         co.sort_unstable();
         record.tests.insert(

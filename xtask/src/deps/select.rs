@@ -29,6 +29,41 @@ const CONFIGURATION: [&str; 14] = [
 /// Sources of compiled extensions: what they build is not traced.
 const EXTENSIONS: [&str; 8] = [".c", ".h", ".cpp", ".pyx", ".pxd", ".so", ".pyd", ".rs"];
 
+/// Which recorded keys a change to one function touches: the function's
+/// own key (`path::Qual.name`, its body entered) and its blocks' keys
+/// (`path::Qual.name:LINE`).
+struct Touched<'a> {
+    key: &'a str,
+    change: &'a source::Change,
+    /// The lines of the function's blocks on record.
+    known: &'a BTreeSet<u32>,
+}
+
+impl Touched<'_> {
+    fn by(&self, recorded: &str) -> bool {
+        if recorded == self.key {
+            return match self.change {
+                source::Change::Whole => true,
+                source::Change::Blocks(lines) => lines.contains(&0),
+            };
+        }
+        let Some(line) = recorded
+            .strip_prefix(self.key)
+            .and_then(|rest| rest.strip_prefix(':'))
+        else {
+            return false;
+        };
+        match self.change {
+            source::Change::Whole => true,
+            source::Change::Blocks(lines) => match line.parse::<u32>() {
+                // A block the record's fingerprints do not know: any change.
+                Ok(line) => lines.contains(&line) || !self.known.contains(&line),
+                Err(_) => true,
+            },
+        }
+    }
+}
+
 /// Why a test was selected.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(tag = "why", rename_all = "snake_case")]
@@ -39,6 +74,9 @@ pub enum Reason {
     TestFile { file: String },
     /// It executed a function that changed.
     Function { function: String },
+    /// It entered a block of a function (`path::Qual.name:LINE`) whose
+    /// statements changed.
+    Block { function: String, line: u32 },
     /// It opened a file that changed.
     File { file: String },
     /// An earlier test of its process ran a function that changed, in a
@@ -51,12 +89,36 @@ pub enum Reason {
     Process { file: String },
 }
 
+impl Reason {
+    /// The reason of a test that ran `key` (a function's or a block's).
+    fn ran(key: &str) -> Reason {
+        match key.rsplit_once(':') {
+            Some((function, line)) if !function.ends_with(':') => match line.parse() {
+                Ok(line) => Reason::Block {
+                    function: function.to_string(),
+                    line,
+                },
+                Err(_) => Reason::Function {
+                    function: key.to_string(),
+                },
+            },
+            _ => Reason::Function {
+                function: key.to_string(),
+            },
+        }
+    }
+}
+
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Reason::NoRecord => write!(f, "not in the record (new, or it failed when recorded)"),
             Reason::TestFile { file } => write!(f, "its test file {file} changed"),
             Reason::Function { function } => write!(f, "it ran {function}, which changed"),
+            Reason::Block { function, line } => write!(
+                f,
+                "it entered the block at line {line} of {function}, which changed"
+            ),
             Reason::File { file } => write!(f, "it opened {file}, which changed"),
             Reason::Carried { function } => write!(
                 f,
@@ -129,6 +191,17 @@ pub fn choose(inputs: &Inputs) -> Choice {
             Vec::new(),
         );
     };
+    if !record.is_current() {
+        return everything(
+            format!(
+                "the record was made by an older xtask (record format {}, this one reads {}); \
+                 a full run with `--record-deps` makes a new one",
+                record.version,
+                super::record::VERSION
+            ),
+            Vec::new(),
+        );
+    }
     if minor(&record.python) != minor(inputs.python) {
         return everything(
             format!(
@@ -212,7 +285,7 @@ pub fn choose(inputs: &Inputs) -> Choice {
                     changed,
                 );
             }
-            for function in old.changed_functions(&now) {
+            for (function, change) in old.changes(&now) {
                 python_changed.get_or_insert_with(|| path.clone());
                 let key = format!("{path}::{function}");
                 if old.memoized.contains(&function) || now.memoized.contains(&function) {
@@ -221,25 +294,32 @@ pub fn choose(inputs: &Inputs) -> Choice {
                         changed,
                     );
                 }
-                if record.outside.contains(&key) {
+                let known: BTreeSet<u32> = old
+                    .blocks
+                    .get(&function)
+                    .map(|b| b.parts.iter().map(|(line, _)| *line).collect())
+                    .unwrap_or_default();
+                let touched = Touched {
+                    key: &key,
+                    change: &change,
+                    known: &known,
+                };
+                if let Some(hit) = record.outside.iter().find(|k| touched.by(k)) {
                     return everything(
-                        format!("{key} changed, and it runs outside any test (at import, or in a session hook)"),
+                        format!("{hit} changed, and it runs outside any test (at import, or in a session hook)"),
                         changed,
                     );
                 }
                 for (id, deps) in &record.tests {
-                    if record.functions_of(deps).any(|k| k == key) {
-                        add(
-                            id,
-                            Reason::Function {
-                                function: key.clone(),
-                            },
-                        );
-                    } else if record.carried_functions_of(deps).any(|k| k == key) {
+                    if let Some(hit) = record.functions_of(deps).find(|k| touched.by(k)) {
+                        add(id, Reason::ran(hit));
+                    } else if let Some(hit) =
+                        record.carried_functions_of(deps).find(|k| touched.by(k))
+                    {
                         add(
                             id,
                             Reason::Carried {
-                                function: key.clone(),
+                                function: hit.to_string(),
                             },
                         );
                     }
@@ -332,6 +412,7 @@ mod tests {
             FileEntry {
                 hash: "h1".into(),
                 py: Some(source::facts(CODE)),
+                st: None,
             },
         );
         files.insert(
@@ -339,6 +420,7 @@ mod tests {
             FileEntry {
                 hash: "d1".into(),
                 py: None,
+                st: None,
             },
         );
         files.insert(
@@ -346,6 +428,7 @@ mod tests {
             FileEntry {
                 hash: "t1".into(),
                 py: None,
+                st: None,
             },
         );
         let test = |f: Vec<u32>, o: Vec<u32>, sp: bool| TestDeps {
@@ -356,7 +439,7 @@ mod tests {
             ..TestDeps::default()
         };
         Record {
-            version: 1,
+            version: crate::deps::record::VERSION,
             python: "3.11.7".into(),
             files,
             imported: ["src/m.py".to_string()].into(),
@@ -460,6 +543,7 @@ mod tests {
                     FileEntry {
                         hash: "old".into(),
                         py: None,
+                        st: None,
                     },
                 );
             }
@@ -509,5 +593,13 @@ mod tests {
             .everything
             .unwrap()
             .contains("made on Python 3.11.7"));
+        let older = Record {
+            version: 1,
+            ..record.clone()
+        };
+        assert!(choose(&inputs(Some(&older)))
+            .everything
+            .unwrap()
+            .contains("made by an older xtask (record format 1"));
     }
 }

@@ -24,6 +24,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use tree_sitter::{Node, Parser};
 
 /// Calls whose result holds no state (by their name's last segment).
@@ -177,7 +179,8 @@ const READERS: &[&str] = &[
 ];
 
 /// What a binding at module or class level holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 enum Holds {
     /// A constant: a literal, a tuple of constants, an expression of them.
     Constant,
@@ -189,16 +192,21 @@ enum Holds {
     Alias,
 }
 
-/// What one Python file says about state.
-#[derive(Debug, Default, Clone)]
+/// What one Python file says about state (kept in the record per file, so
+/// that a file unchanged since is not read again).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Shape {
     /// Why the module keeps state, read from itself alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
     direct: Option<String>,
     /// Names bound at module or class level: what they hold, the line, and
     /// whether at module level.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     bindings: BTreeMap<String, (Holds, usize, bool)>,
     /// Names this file's code rebinds as attributes of a class, a module or
     /// another global value, with the first line doing it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     rebound: BTreeMap<String, usize>,
     /// Per [`Use`], names used so through an attribute (`x.NAME[k] = …`,
     /// `self.NAME.append(…)`), which reach class-level bindings too, with
@@ -210,14 +218,19 @@ pub struct Shape {
     bare: [BTreeMap<String, usize>; 3],
     /// Module-level functions that return a function they define (a call
     /// of one builds a function, which keeps no state).
+    #[serde(skip)]
     factories: std::collections::BTreeSet<String>,
     /// Bare uses, judged once `globals` is known.
+    #[serde(skip)]
     pending: Vec<(Use, String, usize)>,
     /// Names bound at module level, and imported names.
+    #[serde(skip)]
     globals: std::collections::BTreeSet<String>,
     /// `OBJ.NAME = …` seen: (OBJ, NAME, line), judged once `globals` is known.
+    #[serde(skip)]
     attribute_targets: Vec<(String, String, usize)>,
     /// `setattr(OBJ, …)` seen: (OBJ, line), judged the same way.
+    #[serde(skip)]
     setattr_targets: Vec<(String, usize)>,
 }
 
@@ -356,7 +369,7 @@ pub fn keeping_state<'a>(
 }
 
 /// A use of a name that may change what it names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum Use {
     /// An item assigned or deleted, or a mutating method called.
     Changed = 0,
@@ -478,8 +491,7 @@ impl Walk<'_, '_> {
 
     fn children(&mut self, node: Node, scope: Scope) {
         let mut cursor = node.walk();
-        let children: Vec<Node> = node.children(&mut cursor).collect();
-        for child in children {
+        for child in node.children(&mut cursor) {
             self.visit(child, scope);
         }
     }

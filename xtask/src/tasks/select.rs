@@ -310,7 +310,10 @@ pub fn explain(id: &str, choice: &Choice, record: Option<&Record>) -> String {
         return format!("{id}: not selected");
     };
     let (record, deps) = deps;
-    let functions: Vec<&str> = record.functions_of(deps).collect();
+    let functions: Vec<&str> = record
+        .functions_of(deps)
+        .filter(|k| !crate::deps::record::is_block_key(k))
+        .collect();
     let files: Vec<&str> = record.files_of(deps).collect();
     let mut out = format!(
         "{id}: not selected: none of the {} project function(s) it ran and none of the {} file(s) it opened changed, \

@@ -80,13 +80,14 @@ fn a_changed_function_selects_the_tests_that_ran_it_and_they_fail_where_the_full
             // Starts a process: code run there is not traced.
             "tests/test_cli.py::test_cli_prints_the_total",
             "tests/test_pricing.py::test_discount_above_a_hundred",
-            "tests/test_pricing.py::test_discount_below",
-            // Not `test_price`, though it ran pricing.py's code after earlier
-            // tests of its process ran `discount`: pricing.py keeps no state
-            // that could carry their effect.
+            // Not `test_discount_below`: it ran `discount` but never entered
+            // the `if total > 100:` block that changed. Not `test_price`,
+            // though it ran pricing.py's code after earlier tests of its
+            // process ran `discount`: pricing.py keeps no state that could
+            // carry their effect.
         ])
     );
-    assert_eq!(json["skipped"], 6);
+    assert_eq!(json["skipped"], 7);
     let explain = test.run_args(&["select", "--explain", "tests/test_catalog.py::test_load"]);
     explain.status(0);
     let out = explain.stdout();
@@ -109,7 +110,9 @@ fn a_changed_function_selects_the_tests_that_ran_it_and_they_fail_where_the_full
         .run_args(&["select", "--explain", "tests/test_cart.py::test_cart_items"])
         .stdout();
     assert!(
-        out.contains("it ran src/shop/pricing.py::discount, which changed"),
+        out.contains(
+            "it entered the block at line 14 of src/shop/pricing.py::discount, which changed"
+        ),
         "{out}"
     );
 
@@ -125,10 +128,10 @@ fn a_changed_function_selects_the_tests_that_ran_it_and_they_fail_where_the_full
         run.status(1);
         let out = run.stdout();
         assert!(
-            out.contains("tests:     5 of 5 collected tests ran"),
+            out.contains("tests:     4 of 4 collected tests ran"),
             "{out}"
         );
-        assert!(out.contains("--changed: 5 of 11 tests"), "{out}");
+        assert!(out.contains("--changed: 4 of 11 tests"), "{out}");
         let selected_failures = failed_ids(&test);
         test.run_args(&["pytest"]).status(1);
         assert_eq!(selected_failures, failed_ids(&test), "{engine}");
@@ -140,6 +143,40 @@ fn a_changed_function_selects_the_tests_that_ran_it_and_they_fail_where_the_full
             "tests/test_pricing.py::test_discount_above_a_hundred",
         ])
     );
+
+    // The condition is the body's own: every test that ran `discount`.
+    edit(
+        &test,
+        "src/shop/pricing.py",
+        "return total - 11",
+        "return total - 10",
+    );
+    edit(
+        &test,
+        "src/shop/pricing.py",
+        "if total > 100:",
+        "if total >= 100:",
+    );
+    let json = selection(&test);
+    assert!(
+        selected(&json).contains("tests/test_pricing.py::test_discount_below"),
+        "{json}"
+    );
+    assert_eq!(selected(&json).len(), 5, "{json}");
+    // So is a name it binds anywhere, which changes how every block runs.
+    edit(
+        &test,
+        "src/shop/pricing.py",
+        "if total >= 100:",
+        "if total > 100:",
+    );
+    edit(
+        &test,
+        "src/shop/pricing.py",
+        "return total - 10",
+        "off = 10\n        return total - off",
+    );
+    assert_eq!(selected(&selection(&test)).len(), 5);
 }
 
 #[test]
@@ -365,7 +402,7 @@ fn a_shadow_run_runs_everything_and_names_what_the_selection_would_have_missed()
         "{out}"
     );
     assert!(
-        out.contains("shadow selection: 4 of 11 tests would have run")
+        out.contains("shadow selection: 3 of 11 tests would have run")
             && out.contains(
                 "1 skipped test(s) FAILED, the selection would have missed them: \
                  tests/test_pricing.py::test_discount_above_a_hundred"
@@ -519,8 +556,8 @@ fn ci_shards_record_merge_into_one_record_and_select_the_same_tests() {
     );
     let wanted = selected(&selection(&test));
     // Pricing keeps no state between tests, so nothing is carried: exactly
-    // the 5 tests that ran `discount`.
-    assert_eq!(wanted.len(), 5, "{wanted:?}");
+    // the 4 tests that entered the block that changed.
+    assert_eq!(wanted.len(), 4, "{wanted:?}");
     let mut ran = BTreeSet::new();
     for index in ["1", "2"] {
         let run = test.run_args(&["shard", "--index", index, "--total", "2", "--changed"]);

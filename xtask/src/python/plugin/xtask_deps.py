@@ -5,13 +5,15 @@ every process that runs tests (a serial pytest, each xdist worker, each
 process of the shards engine) it records, per test:
 
 ``f``
-    The project's functions the test executed, as ``path::Qual.name``. The
-    project's own modules (every ``.py`` under the root that is not a test
-    module, a ``conftest.py`` or in a virtual environment) are compiled with
-    one added statement at the top of each function body, which adds the
-    function's key to a set: the cost is one set insertion per call of a
-    project function and nothing anywhere else. Their bytecode is not cached,
-    so nothing instrumented is left behind.
+    The project's functions the test executed, as ``path::Qual.name``, and
+    the blocks of them it entered that run on a condition, as
+    ``path::Qual.name:LINE``. The project's own modules (every ``.py`` under
+    the root that is not a test module, a ``conftest.py`` or in a virtual
+    environment) are compiled with one added statement at the top of each
+    function body and of each such block, which adds the key to a set: the
+    cost is one set insertion per call of a project function or block
+    entered, and nothing anywhere else. Their bytecode is not cached, so
+    nothing instrumented is left behind.
 ``o``
     The project's files (other than Python sources) the test opened, seen
     through an audit hook on ``open``.
@@ -40,7 +42,9 @@ into the test's event as ``deps``.
 
 import ast
 import fnmatch
+import hashlib
 import importlib.machinery
+import marshal
 import os
 import sys
 
@@ -48,6 +52,9 @@ import pytest
 
 HITS = set()
 OPENED = set()
+# Instrumented code, by source: beside this plugin, whose directory is its
+# version's own.
+_CODE_CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deps-code")
 _SPAWNED = [False]
 IMPORTED = set()
 
@@ -98,40 +105,103 @@ class _Project:
         return rel
 
 
+def _mark(key, at):
+    mark = ast.Expr(ast.Call(ast.Name("__xtask_hit__", ast.Load()), [ast.Constant(key)], []))
+    return ast.copy_location(mark, at)
+
+
+def _first_line(statement):
+    """The line a statement starts on, its decorators included."""
+    lines = [d.lineno for d in getattr(statement, "decorator_list", ())]
+    return min(lines + [statement.lineno])
+
+
 class _Marker(ast.NodeTransformer):
-    """Adds ``__xtask_hit__("path::Qual.name")`` at the top of every function body."""
+    """Adds ``__xtask_hit__("path::Qual.name")`` at the top of every function
+    body, and ``__xtask_hit__("path::Qual.name:LINE")`` at the top of every
+    block of it that runs on a condition (the body of an ``if``, ``elif``,
+    ``else``, loop, ``except`` or ``case``; LINE: where its first statement
+    starts), so a change inside such a block selects only the tests that
+    entered it."""
 
     def __init__(self, rel):
         self.rel = rel
         self.names = []
+        # The key of the function whose blocks are being marked, or None
+        # (module level, class bodies).
+        self.function = [None]
 
     def visit_ClassDef(self, node):
         self.names.append(node.name)
+        self.function.append(None)
         self.generic_visit(node)
+        self.function.pop()
         self.names.pop()
         return node
 
     def _function(self, node):
         self.names.append(node.name)
         key = "%s::%s" % (self.rel, ".".join(self.names))
+        self.function.append(key)
         self.generic_visit(node)
+        self.function.pop()
         self.names.pop()
         body = node.body
-        mark = ast.Expr(
-            ast.Call(ast.Name("__xtask_hit__", ast.Load()), [ast.Constant(key)], [])
-        )
-        ast.copy_location(mark, body[0])
         first = body[0]
         docstring = (
             isinstance(first, ast.Expr)
             and isinstance(first.value, ast.Constant)
             and isinstance(first.value.value, str)
         )
-        body.insert(1 if docstring else 0, mark)
+        body.insert(1 if docstring else 0, _mark(key, first))
         return node
 
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
+
+    def _block(self, body):
+        key = self.function[-1]
+        if key is not None and body:
+            body.insert(0, _mark("%s:%d" % (key, _first_line(body[0])), body[0]))
+
+    def visit_If(self, node):
+        self.generic_visit(node)
+        self._block(node.body)
+        orelse = node.orelse
+        elif_ = (
+            len(orelse) == 1
+            and isinstance(orelse[0], ast.If)
+            and orelse[0].col_offset == node.col_offset
+        )
+        if not elif_:
+            # An ``elif`` is its own ``If``, marked when visited.
+            self._block(orelse)
+        return node
+
+    def _loop(self, node):
+        self.generic_visit(node)
+        self._block(node.body)
+        self._block(node.orelse)
+        return node
+
+    visit_For = visit_AsyncFor = visit_While = _loop
+
+    def _try(self, node):
+        self.generic_visit(node)
+        for handler in node.handlers:
+            self._block(handler.body)
+        self._block(node.orelse)
+        return node
+
+    visit_Try = _try
+    if hasattr(ast, "TryStar"):
+        visit_TryStar = _try
+
+    def visit_Match(self, node):
+        self.generic_visit(node)
+        for case in node.cases:
+            self._block(case.body)
+        return node
 
 
 class _Loader(importlib.machinery.SourceFileLoader):
@@ -140,13 +210,33 @@ class _Loader(importlib.machinery.SourceFileLoader):
         self.rel = rel
 
     def get_code(self, fullname):
-        # Never the bytecode cache, in either direction: the instrumented code
-        # must not be read from it or left in it.
+        # Never the project's bytecode cache, in either direction: the
+        # instrumented code must not be read from it or left in it. It is
+        # kept beside this plugin instead, by the source's content, its
+        # path and the interpreter, so a module unchanged since the last
+        # run is not parsed and instrumented again.
         source = self.get_data(self.path)
+        IMPORTED.add(self.rel)
+        key = hashlib.sha1(source)
+        key.update(("\0%s\0%s\0%s" % (self.path, self.rel, sys.version)).encode())
+        cached = os.path.join(_CODE_CACHE, key.hexdigest() + ".bin")
+        try:
+            with open(cached, "rb") as f:
+                return marshal.load(f)
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
         tree = ast.parse(source, self.path)
         tree = ast.fix_missing_locations(_Marker(self.rel).visit(tree))
-        IMPORTED.add(self.rel)
-        return compile(tree, self.path, "exec", dont_inherit=True)
+        code = compile(tree, self.path, "exec", dont_inherit=True)
+        try:
+            os.makedirs(_CODE_CACHE, exist_ok=True)
+            partial = "%s.%d" % (cached, os.getpid())
+            with open(partial, "wb") as f:
+                marshal.dump(code, f)
+            os.replace(partial, cached)
+        except OSError:
+            pass
+        return code
 
     def exec_module(self, module):
         module.__dict__["__xtask_hit__"] = HITS.add
