@@ -499,6 +499,26 @@ pub fn is_block_key(key: &str) -> bool {
         .is_some_and(|(_, name)| name.contains(':'))
 }
 
+/// `key` of a record made over other files, valid over `now`: a block's
+/// line (`path::Qual.name:LINE`) in a file that changed since may name
+/// another block now (code moved), so it becomes `path::Qual.name:?`,
+/// which any change of the function touches.
+fn key_now<'k>(
+    key: &'k str,
+    then: &Record,
+    now: &BTreeMap<String, FileEntry>,
+) -> std::borrow::Cow<'k, str> {
+    if !is_block_key(key) {
+        return key.into();
+    }
+    let path = module_of_key(key);
+    let same = then.files.get(path).map(|e| &e.hash) == now.get(path).map(|e| &e.hash);
+    match key.rsplit_once(':') {
+        Some((function, _)) if !same => format!("{function}:?").into(),
+        _ => key.into(),
+    }
+}
+
 fn module_of_key(key: &str) -> &str {
     key.split_once("::").map_or(key, |(path, _)| path)
 }
@@ -586,7 +606,12 @@ pub fn build(
     }
     if let Some(previous) = previous.filter(|p| p.python == record.python) {
         record.imported.extend(previous.imported.iter().cloned());
-        record.outside.extend(previous.outside.iter().cloned());
+        let outside: Vec<String> = previous
+            .outside
+            .iter()
+            .map(|k| key_now(k, &previous, &record.files).into_owned())
+            .collect();
+        record.outside.extend(outside);
         for (id, deps) in &previous.tests {
             // A test this run ran is on record as this run left it (or not
             // at all, when it failed).
@@ -595,7 +620,7 @@ pub fn build(
             }
             record.tests.insert(
                 id.clone(),
-                reinterned(&previous, deps, &mut keys, &mut paths),
+                reinterned(&previous, deps, &mut keys, &mut paths, &record.files),
             );
         }
     }
@@ -624,14 +649,17 @@ pub fn merge(shards: Vec<Record>, previous: Option<Record>) -> Option<Record> {
         ..first.clone()
     };
     let mut ran: BTreeSet<String> = BTreeSet::new();
+    // The shards ran over the same files; the previous record maybe not.
+    let now = first.files.clone();
     let mut add = |record: &Record, merged: &mut Record, only_new: Option<&BTreeSet<String>>| {
         for (id, deps) in &record.tests {
             if only_new.is_some_and(|ran| ran.contains(id)) || merged.tests.contains_key(id) {
                 continue;
             }
-            merged
-                .tests
-                .insert(id.clone(), reinterned(record, deps, &mut keys, &mut paths));
+            merged.tests.insert(
+                id.clone(),
+                reinterned(record, deps, &mut keys, &mut paths, &now),
+            );
         }
     };
     add(&first, &mut merged, None);
@@ -668,7 +696,12 @@ pub fn merge(shards: Vec<Record>, previous: Option<Record>) -> Option<Record> {
             }
         }
         merged.imported.extend(previous.imported.iter().cloned());
-        merged.outside.extend(previous.outside.iter().cloned());
+        let outside: Vec<String> = previous
+            .outside
+            .iter()
+            .map(|k| key_now(k, &previous, &now).into_owned())
+            .collect();
+        merged.outside.extend(outside);
         add(&previous, &mut merged, Some(&ran));
     }
     merged.failed.clear();
@@ -677,19 +710,24 @@ pub fn merge(shards: Vec<Record>, previous: Option<Record>) -> Option<Record> {
     Some(merged)
 }
 
-/// A test's entry of `record`, with its keys and paths in new tables.
+/// A test's entry of `record`, with its keys and paths in new tables,
+/// and its block keys valid over the files `now`.
 fn reinterned(
     record: &Record,
     deps: &TestDeps,
     keys: &mut Interner,
     paths: &mut Interner,
+    now: &BTreeMap<String, FileEntry>,
 ) -> TestDeps {
     TestDeps {
-        f: record.functions_of(deps).map(|k| keys.id(k)).collect(),
+        f: record
+            .functions_of(deps)
+            .map(|k| keys.id(&key_now(k, record, now)))
+            .collect(),
         o: record.files_of(deps).map(|p| paths.id(p)).collect(),
         c: record
             .carried_functions_of(deps)
-            .map(|k| keys.id(k))
+            .map(|k| keys.id(&key_now(k, record, now)))
             .collect(),
         co: record.carried_files_of(deps).map(|p| paths.id(p)).collect(),
         sp: deps.sp,
@@ -772,5 +810,36 @@ mod tests {
         assert_eq!(functions(&merged, "t.py::d"), ["m.py::h"]);
         assert!(merged.failed.is_empty());
         assert!(merge(Vec::new(), None).is_none());
+    }
+
+    #[test]
+    fn kept_block_keys_of_a_file_changed_since_match_any_change_of_their_function() {
+        let file = |hash: &str| FileEntry {
+            hash: hash.into(),
+            py: None,
+            st: None,
+        };
+        let with_files = |mut r: Record, hash: &str| {
+            r.files.insert("m.py".into(), file(hash));
+            r
+        };
+        let shard = with_files(record(&[("t.py::a", &["m.py::f"])], &[]), "new");
+        let previous = with_files(
+            record(&[("t.py::d", &["m.py::f", "m.py::f:5", "m.py::g:9"])], &[]),
+            "old",
+        );
+        let merged = merge(vec![shard.clone()], Some(previous.clone())).unwrap();
+        // Code may have moved: line 5 may be another block of `f` now.
+        assert_eq!(
+            functions(&merged, "t.py::d"),
+            ["m.py::f", "m.py::f:?", "m.py::g:?"]
+        );
+        // Unchanged since: the lines still hold.
+        let same = with_files(previous, "new");
+        let merged = merge(vec![shard], Some(same)).unwrap();
+        assert_eq!(
+            functions(&merged, "t.py::d"),
+            ["m.py::f", "m.py::f:5", "m.py::g:9"]
+        );
     }
 }

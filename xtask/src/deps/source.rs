@@ -248,12 +248,15 @@ fn blocks_of(text: &str, function: Node, span: Node) -> Option<Blocks> {
     // and the bodies of functions defined inside it.
     let mut conditional: Vec<Node> = Vec::new();
     let mut inner_bodies: Vec<Range<usize>> = Vec::new();
-    let mut stack = vec![body];
+    // (node, inside a class body defined in this function: its blocks are
+    // the enclosing block's, as the plugin marks none there).
+    let mut stack = vec![(body, false)];
     let mut binds: BTreeSet<String> = BTreeSet::new();
     let mut flags: BTreeSet<&str> = BTreeSet::new();
-    while let Some(node) = stack.pop() {
+    while let Some((node, in_class)) = stack.pop() {
         let kind = node.kind();
         if kind == "block"
+            && !in_class
             && node.id() != body.id()
             && node
                 .parent()
@@ -262,16 +265,30 @@ fn blocks_of(text: &str, function: Node, span: Node) -> Option<Blocks> {
             conditional.push(node);
         }
         match kind {
-            "function_definition" | "class_definition" => {
+            "function_definition" => {
                 if let Some(name) = node.child_by_field_name("name") {
                     binds.insert(text[name.byte_range()].to_string());
                 }
                 if let Some(inner) = node.child_by_field_name("body") {
                     inner_bodies.push(inner.byte_range());
                 }
-                // Its header (decorators, defaults, bases) is this function's.
+                // Its header (decorators, defaults) is this function's.
                 let mut cursor = node.walk();
-                stack.extend(node.children(&mut cursor).filter(|c| c.kind() != "block"));
+                stack.extend(
+                    node.children(&mut cursor)
+                        .filter(|c| c.kind() != "block")
+                        .map(|c| (c, in_class)),
+                );
+                continue;
+            }
+            "class_definition" => {
+                // Its body runs with the block that defines it: its text
+                // stays there (only its methods' bodies are their own).
+                if let Some(name) = node.child_by_field_name("name") {
+                    binds.insert(text[name.byte_range()].to_string());
+                }
+                let mut cursor = node.walk();
+                stack.extend(node.children(&mut cursor).map(|c| (c, true)));
                 continue;
             }
             "lambda" => {
@@ -299,7 +316,7 @@ fn blocks_of(text: &str, function: Node, span: Node) -> Option<Blocks> {
             _ => {}
         }
         let mut cursor = node.walk();
-        stack.extend(node.children(&mut cursor));
+        stack.extend(node.children(&mut cursor).map(|c| (c, in_class)));
     }
     conditional.sort_by_key(|b| b.start_byte());
     let comments = comments_in(span);
@@ -608,6 +625,22 @@ def route(kind, items, log=None):
         );
     }
 
+    #[test]
+    fn a_class_defined_in_a_function_is_that_functions_code() {
+        let code = "def make_model():\n    class Model:\n        limit = 10\n\n        def ok(self, x):\n            if x:\n                return x < self.limit\n            return False\n\n    return Model\n";
+        let facts_now = facts(code);
+        // The plugin marks no block in a class body; the method's are its own.
+        assert_eq!(facts_now.blocks["make_model"].parts.len(), 1);
+        assert_eq!(
+            changes(code, &code.replace("limit = 10", "limit = 20")),
+            [("make_model".to_string(), Change::Blocks(vec![0]))]
+        );
+        assert_eq!(
+            changes(code, &code.replace("x < self.limit", "x <= self.limit")),
+            [("make_model.Model.ok".to_string(), Change::Blocks(vec![7]))]
+        );
+    }
+
     /// The plugin marks the same blocks, at the same lines, as the
     /// fingerprints cut: the keys a test records are the keys a change
     /// selects by.
@@ -617,6 +650,7 @@ def route(kind, items, log=None):
             env!("CARGO_MANIFEST_DIR"),
             "/src/python/plugin/xtask_deps.py"
         );
+        let source = format!("{BLOCKS}\n\ndef make():\n    class Inner:\n        if True:\n            x = 1\n\n        def m(self):\n            if self:\n                return 1\n    return Inner\n");
         let script = r#"
 import ast, importlib.util, sys, types
 sys.modules["pytest"] = types.SimpleNamespace(hookimpl=lambda **k: (lambda f: f))
@@ -639,7 +673,7 @@ for node in ast.walk(tree):
             .stdin
             .take()
             .unwrap()
-            .write_all(BLOCKS.as_bytes())
+            .write_all(source.as_bytes())
             .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success());
@@ -649,7 +683,7 @@ for node in ast.walk(tree):
             .map(str::to_string)
             .collect();
         marked.sort();
-        let facts = facts(BLOCKS);
+        let facts = facts(&source);
         let mut known: Vec<String> = facts
             .blocks
             .iter()

@@ -260,6 +260,10 @@ pub fn shape(text: &str) -> Shape {
     for (object, name, line) in std::mem::take(&mut shape.attribute_targets) {
         if global(&shape, &object) {
             shape.rebound.entry(name).or_insert(line);
+            // `config.strict = v`, `next_id.n += 1`: the object itself changes.
+            if object != "cls" && object != "__class__" {
+                shape.pending.push((Use::Changed, object, line));
+            }
         }
     }
     for (kind, name, line) in std::mem::take(&mut shape.pending) {
@@ -412,8 +416,28 @@ impl Walk<'_, '_> {
         match expr.kind() {
             "identifier" => {
                 let name = self.src(expr).to_string();
-                if !self.is_local(&name) {
-                    self.shape.pending.push((kind, name, line));
+                let innermost = self.locals.last().is_some_and(|l| l.contains(&name));
+                if innermost {
+                    return;
+                }
+                if self.is_local(&name) {
+                    // A variable of an enclosing function, changed from a
+                    // function inside it: a closure keeps it across calls
+                    // (a memoizing decorator's cache).
+                    if kind == Use::Changed {
+                        self.direct(format!(
+                            "a closure keeps `{name}` across calls and changes it (line {line})"
+                        ));
+                    }
+                    return;
+                }
+                self.shape.pending.push((kind, name, line));
+            }
+            // `handlers[event].append(f)`, `cache[ns][key] = v`: the root's
+            // content changes.
+            "subscript" if kind == Use::Changed => {
+                if let Some(value) = expr.child_by_field_name("value") {
+                    self.use_(kind, value);
                 }
             }
             "attribute" => {
@@ -450,10 +474,16 @@ impl Walk<'_, '_> {
     fn visit(&mut self, node: Node, scope: Scope) {
         match node.kind() {
             "function_definition" => {
+                if scope == Scope::Module {
+                    self.defined(node);
+                }
                 self.function(node);
                 return;
             }
             "class_definition" => {
+                if scope == Scope::Module {
+                    self.defined(node);
+                }
                 let inner = if scope == Scope::Function {
                     Scope::Function
                 } else {
@@ -487,6 +517,19 @@ impl Walk<'_, '_> {
             _ => {}
         }
         self.children(node, scope);
+    }
+
+    /// A module-level `def` or `class`: a global name, whose object keeps
+    /// state if code changes its attributes.
+    fn defined(&mut self, node: Node) {
+        if let Some(name) = node.child_by_field_name("name") {
+            let name = self.src(name).to_string();
+            self.shape.globals.insert(name.clone());
+            self.shape
+                .bindings
+                .entry(name)
+                .or_insert((Holds::Alias, Self::line(node), true));
+        }
     }
 
     fn children(&mut self, node: Node, scope: Scope) {
@@ -639,23 +682,9 @@ impl Walk<'_, '_> {
                         names.extend(self.bound_names(child));
                     }
                 }
-                "import_statement" | "import_from_statement" => {
-                    let module = node.child_by_field_name("module_name").map(|m| m.id());
-                    let mut cursor = node.walk();
-                    for name in node.named_children(&mut cursor) {
-                        if Some(name.id()) == module {
-                            continue;
-                        }
-                        let bound = match name.kind() {
-                            "aliased_import" => name.child_by_field_name("alias"),
-                            "dotted_name" => name.named_child(0),
-                            _ => None,
-                        };
-                        if let Some(bound) = bound {
-                            names.insert(self.src(bound).to_string());
-                        }
-                    }
-                }
+                // Names a function imports stay global for these checks:
+                // what they name lives in another module
+                // (`from m import config; config.debug = True`).
                 "global_statement" | "nonlocal_statement" => {
                     let mut cursor = node.walk();
                     for name in node.named_children(&mut cursor) {
@@ -682,6 +711,22 @@ impl Walk<'_, '_> {
         if scope != Scope::Function {
             if let Some(right) = right {
                 let holds = self.holds(right);
+                if holds == Holds::Object {
+                    // `table = functools.lru_cache(None)(_table)`
+                    let text = self.src(right).to_ascii_lowercase();
+                    if text.contains("cache") || text.contains("memo") {
+                        let first = self
+                            .src(node)
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string();
+                        self.direct(format!(
+                            "`{first}` (line {}) keeps a cache",
+                            Self::line(node)
+                        ));
+                    }
+                }
                 for name in self.bound_names(left) {
                     if scope == Scope::Module {
                         self.shape.globals.insert(name.clone());
@@ -998,7 +1043,7 @@ def get_lexer(env):
         let why = judged(&[("m/lexer.py", lexer)]);
         assert_eq!(
             why["m/lexer.py"],
-            "`_cache` (line 3) is changed at m/lexer.py:9"
+            "`_cache = LRUCache(50)` (line 3) keeps a cache"
         );
         let cached =
             "import functools\n\n@functools.lru_cache(maxsize=None)\ndef table():\n    return {}\n";
@@ -1012,6 +1057,12 @@ def get_lexer(env):
             "import sys\n\ndef f():\n    setattr(sys.modules[__name__], 'X', 1)\n",
             "HANDLERS = []\n\ndef install(h):\n    register(HANDLERS, h)\n",
             "_default = Manager()\n\ndef configure(**kw):\n    _default.configure(**kw)\n",
+            "class _Cfg:\n    pass\n\nconfig = _Cfg()\n\ndef set_strict(v):\n    config.strict = v\n",
+            "def next_id():\n    next_id.n += 1\n    return next_id.n\n",
+            "from collections import defaultdict\n_handlers = defaultdict(list)\n\ndef on(ev, fn):\n    _handlers[ev].append(fn)\n",
+            "_cache = {}\n\ndef put(ns, k, v):\n    _cache[ns][k] = v\n",
+            "def memo(fn):\n    cache = {}\n    def wrapper(*a):\n        if a not in cache:\n            cache[a] = fn(*a)\n        return cache[a]\n    return wrapper\n",
+            "import functools\n\ndef _table():\n    return {}\n\ntable = functools.lru_cache(None)(_table)\n",
         ] {
             assert_eq!(keeps(&[("m/s.py", text)]), ["m/s.py"], "{text}");
         }
@@ -1069,6 +1120,9 @@ def render(items, node):
             "from m import config\n\ndef test_x():\n    config.DEBUG = True\n",
             "from m.config import PLUGINS\n\ndef test_x():\n    PLUGINS.append(1)\n",
             "from m.config import Settings\n\ndef test_x():\n    Settings.level = 2\n",
+            // Imported inside the function: still the module's.
+            "def test_x():\n    from m import config\n    config.DEBUG = True\n",
+            "def test_x():\n    from m.config import PLUGINS\n    PLUGINS.append(1)\n",
         ];
         for test in cases {
             assert_eq!(

@@ -218,7 +218,9 @@ class _Loader(importlib.machinery.SourceFileLoader):
         source = self.get_data(self.path)
         IMPORTED.add(self.rel)
         key = hashlib.sha1(source)
-        key.update(("\0%s\0%s\0%s" % (self.path, self.rel, sys.version)).encode())
+        key.update(
+            ("\0%s\0%s\0%s\0%d" % (self.path, self.rel, sys.version, sys.flags.optimize)).encode()
+        )
         cached = os.path.join(_CODE_CACHE, key.hexdigest() + ".bin")
         try:
             with open(cached, "rb") as f:
