@@ -495,8 +495,17 @@ fn parse(line: &str) -> Option<Line> {
 /// Whether a key names a block of a function (`path::Qual.name:LINE`)
 /// rather than the function.
 pub fn is_block_key(key: &str) -> bool {
-    key.split_once("::")
-        .is_some_and(|(_, name)| name.contains(':'))
+    split_block_key(key).is_some()
+}
+
+/// A block's key (`path::Qual.name:LINE`) as its function's key and its
+/// line (`?`: any block of the function); `None` for a function's key.
+pub fn split_block_key(key: &str) -> Option<(&str, &str)> {
+    let (_, name) = key.split_once("::")?;
+    if !name.contains(':') {
+        return None;
+    }
+    key.rsplit_once(':')
 }
 
 /// `key` of a record made over other files, valid over `now`: a block's
@@ -513,7 +522,7 @@ fn key_now<'k>(
     }
     let path = module_of_key(key);
     let same = then.files.get(path).map(|e| &e.hash) == now.get(path).map(|e| &e.hash);
-    match key.rsplit_once(':') {
+    match split_block_key(key) {
         Some((function, _)) if !same => format!("{function}:?").into(),
         _ => key.into(),
     }

@@ -47,9 +47,9 @@ impl Touched<'_> {
                 source::Change::Blocks(lines) => lines.contains(&0),
             };
         }
-        let Some(line) = recorded
-            .strip_prefix(self.key)
-            .and_then(|rest| rest.strip_prefix(':'))
+        let Some(line) = super::record::split_block_key(recorded)
+            .filter(|(function, _)| *function == self.key)
+            .map(|(_, line)| line)
         else {
             return false;
         };
@@ -92,15 +92,10 @@ pub enum Reason {
 impl Reason {
     /// The reason of a test that ran `key` (a function's or a block's).
     fn ran(key: &str) -> Reason {
-        match key.rsplit_once(':') {
-            Some((function, line)) if !function.ends_with(':') => match line.parse() {
-                Ok(line) => Reason::Block {
-                    function: function.to_string(),
-                    line,
-                },
-                Err(_) => Reason::Function {
-                    function: key.to_string(),
-                },
+        match super::record::split_block_key(key).map(|(f, line)| (f, line.parse())) {
+            Some((function, Ok(line))) => Reason::Block {
+                function: function.to_string(),
+                line,
             },
             _ => Reason::Function {
                 function: key.to_string(),

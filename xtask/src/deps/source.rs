@@ -215,18 +215,24 @@ impl Walk<'_> {
     }
 
     fn is_memoized(&self, decorated: Node) -> bool {
-        let mut cursor = decorated.walk();
-        let found = decorated
-            .children(&mut cursor)
-            .filter(|c| c.kind() == "decorator")
-            .any(|d| {
-                let text = &self.text[d.byte_range()];
-                ["cache", "memoize", "memoise"]
-                    .iter()
-                    .any(|word| text.to_ascii_lowercase().contains(word))
-            });
-        found
+        has_caching_decorator(self.text, decorated)
     }
+}
+
+/// Whether a `decorated_definition` has a caching decorator (`cache`,
+/// `lru_cache`, `cached_property`, `memoize`, …).
+pub fn has_caching_decorator(text: &str, decorated: Node) -> bool {
+    let mut cursor = decorated.walk();
+    let found = decorated
+        .children(&mut cursor)
+        .filter(|c| c.kind() == "decorator")
+        .any(|d| {
+            let text = text[d.byte_range()].to_ascii_lowercase();
+            ["cache", "memoize", "memoise"]
+                .iter()
+                .any(|word| text.contains(word))
+        });
+    found
 }
 
 /// Parents of the blocks that run on a condition.

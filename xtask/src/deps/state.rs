@@ -383,6 +383,12 @@ enum Use {
     Handed = 2,
 }
 
+/// The named children of `node`.
+fn named(node: Node) -> Vec<Node> {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor).collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scope {
     Module,
@@ -548,16 +554,7 @@ impl Walk<'_, '_> {
             self.shape.factories.insert(name.clone());
         }
         if let Some(parent) = node.parent().filter(|p| p.kind() == "decorated_definition") {
-            let mut cursor = parent.walk();
-            let cached = parent
-                .children(&mut cursor)
-                .filter(|c| c.kind() == "decorator")
-                .any(|d| {
-                    let text = self.src(d).to_ascii_lowercase();
-                    ["cache", "memoize", "memoise"]
-                        .iter()
-                        .any(|w| text.contains(w))
-                });
+            let cached = super::source::has_caching_decorator(self.text, parent);
             if cached {
                 self.direct(format!(
                     "`{name}` (line {}) keeps a cache",
@@ -596,8 +593,7 @@ impl Walk<'_, '_> {
         let Some(body) = function.child_by_field_name("body") else {
             return false;
         };
-        let mut cursor = body.walk();
-        let statements: Vec<Node> = body.named_children(&mut cursor).collect();
+        let statements = named(body);
         let Some(mut returned) = statements
             .last()
             .filter(|s| s.kind() == "return_statement")
@@ -766,8 +762,7 @@ impl Walk<'_, '_> {
                 self.use_(Use::Changed, left);
             }
             "pattern_list" | "tuple_pattern" | "list_pattern" | "list_splat_pattern" => {
-                let mut cursor = left.walk();
-                let parts: Vec<Node> = left.named_children(&mut cursor).collect();
+                let parts = named(left);
                 for part in parts {
                     self.target(part, scope, augmented);
                 }
@@ -791,8 +786,7 @@ impl Walk<'_, '_> {
                 }
             }
             "expression_list" | "tuple" => {
-                let mut cursor = target.walk();
-                let parts: Vec<Node> = target.named_children(&mut cursor).collect();
+                let parts = named(target);
                 for part in parts {
                     self.deleted(part);
                 }
@@ -816,10 +810,7 @@ impl Walk<'_, '_> {
         }
         let arguments: Vec<Node> = node
             .child_by_field_name("arguments")
-            .map(|a| {
-                let mut cursor = a.walk();
-                a.named_children(&mut cursor).collect()
-            })
+            .map(named)
             .unwrap_or_default();
         if function.kind() == "identifier" {
             match called.as_str() {
@@ -856,8 +847,7 @@ impl Walk<'_, '_> {
         match node.kind() {
             "identifier" | "attribute" => self.use_(Use::Handed, node),
             "expression_list" | "tuple" => {
-                let mut cursor = node.walk();
-                let parts: Vec<Node> = node.named_children(&mut cursor).collect();
+                let parts = named(node);
                 for part in parts {
                     self.handed_values(part);
                 }
@@ -922,8 +912,7 @@ impl Walk<'_, '_> {
     /// The names an import binds, into the file's globals.
     fn imported(&mut self, node: Node) {
         let module = node.child_by_field_name("module_name").map(|m| m.id());
-        let mut cursor = node.walk();
-        let names: Vec<Node> = node.named_children(&mut cursor).collect();
+        let names = named(node);
         for name in names {
             if Some(name.id()) == module {
                 continue;
@@ -987,8 +976,7 @@ impl Walk<'_, '_> {
     }
 
     fn parts(&self, value: Node) -> std::vec::IntoIter<Holds> {
-        let mut cursor = value.walk();
-        let parts: Vec<Node> = value.named_children(&mut cursor).collect();
+        let parts = named(value);
         let holds: Vec<Holds> = parts.into_iter().map(|p| self.holds(p)).collect();
         holds.into_iter()
     }
@@ -998,8 +986,7 @@ impl Walk<'_, '_> {
         match left.kind() {
             "identifier" => vec![self.src(left).to_string()],
             "pattern_list" | "tuple_pattern" | "list_pattern" => {
-                let mut cursor = left.walk();
-                let parts: Vec<Node> = left.named_children(&mut cursor).collect();
+                let parts = named(left);
                 parts
                     .into_iter()
                     .flat_map(|p| self.bound_names(p))
