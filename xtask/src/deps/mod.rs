@@ -77,7 +77,8 @@ pub fn keeping_state(
             let known = previous
                 .and_then(|r| r.files.get(p))
                 .filter(|e| &e.hash == hash)
-                .and_then(|e| e.st.clone());
+                .and_then(|e| e.st.clone())
+                .filter(|st| st.imports.is_some());
             let shape = match known {
                 Some(shape) => shape,
                 None => state::shape(&std::fs::read_to_string(root.join(p)).ok()?),
@@ -107,7 +108,13 @@ pub fn record_run(
     };
     let now = files_now(ctx, config);
     let (keeping, mut shapes) = keeping_state(&ctx.root, &now, previous.as_ref());
-    let seen = record::observe(stream, &|module| keeping.contains_key(module))?;
+    let mut seen = record::observe(stream, &|module| keeping.contains_key(module))?;
+    seen.attribute_collection(&ctx.root, |module, keys| {
+        state::imported_elsewhere(&shapes, module)
+            || keys
+                .iter()
+                .any(|k| keeping.contains_key(record::module_of_key(k)))
+    });
     anyhow::ensure!(
         !seen.ran.is_empty(),
         "the run ended no test, so there is nothing to record"

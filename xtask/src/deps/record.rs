@@ -13,8 +13,10 @@ use crate::fsx;
 
 pub const FILE_NAME: &str = "deps.json";
 /// The record's format: 2 adds blocks (keys `path::Qual.name:LINE` and
-/// their fingerprints) and the modules that keep state.
-pub const VERSION: u32 = 2;
+/// their fingerprints) and the modules that keep state; 3, what test
+/// modules' bodies ran at import as their tests' own, and the names each
+/// file's imports mention.
+pub const VERSION: u32 = 3;
 
 /// A project file when the record was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,6 +255,9 @@ pub struct Observed {
     /// Node id → (functions, files) earlier tests of its process left in
     /// the modules it executed code of, as ids of `keys` and `paths`.
     pub carried: HashMap<String, (Vec<u32>, Vec<u32>)>,
+    /// Test module node id → the keys its body executed and the files it
+    /// opened while pytest imported it (see [`Observed::attribute_collection`]).
+    pub collected: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)>,
     /// Every test that ended in this run, recorded or not.
     pub ran: BTreeSet<String>,
     /// Tests that ended without a usable record (failed, erred, crashed, no deps).
@@ -290,6 +295,9 @@ struct Wire {
     g: Vec<String>,
     /// Project modules its process imported since its last report.
     m: Vec<String>,
+    /// Test module node id → the keys its body executed and the files it
+    /// opened while pytest imported it, for modules not reported before.
+    gc: BTreeMap<String, (Vec<String>, Vec<String>)>,
 }
 
 /// One process's numbering: its numbers → ids of the record's tables.
@@ -353,6 +361,11 @@ pub fn observe(stream: &Path, keeps_state: &dyn Fn(&str) -> bool) -> anyhow::Res
         };
         seen.imported.extend(deps.m.iter().cloned());
         seen.outside.extend(deps.g.iter().cloned());
+        for (module, (keys, files)) in &deps.gc {
+            let (k, f) = seen.collected.entry(module.clone()).or_default();
+            k.extend(keys.iter().cloned());
+            f.extend(files.iter().cloned());
+        }
         let who = (process, worker, deps.pid);
         let table = numbering.entry(who.clone()).or_default();
         table.keys.extend(deps.k.iter().map(|k| seen.keys.id(k)));
@@ -424,6 +437,54 @@ pub fn observe(stream: &Path, keeps_state: &dyn Fn(&str) -> bool) -> anyhow::Res
         );
     }
     Ok(seen)
+}
+
+impl Observed {
+    /// Adds what each test module's body executed and opened while pytest
+    /// imported it to that module's tests: code building a module's
+    /// constants, classes and parameters is that module's tests' own
+    /// dependency. Unless `shared(module path, keys)`: another file imports
+    /// the module (its objects reach other tests), or a key's module keeps
+    /// state (what it built stays for every later test); the keys then
+    /// count as run outside any test, as they did before, and so select
+    /// every test.
+    pub fn attribute_collection(&mut self, root: &Path, shared: impl Fn(&str, &[String]) -> bool) {
+        let rootdir = relative_rootdir(root, self.rootdir.as_deref());
+        let mut own: HashMap<String, (Vec<u32>, Vec<u32>)> = HashMap::new();
+        for (module, (keys, files)) in std::mem::take(&mut self.collected) {
+            let keys: Vec<String> = keys.into_iter().collect();
+            if shared(&project_path(&rootdir, &module), &keys) {
+                self.outside.extend(keys);
+                continue;
+            }
+            let keys = keys.iter().map(|k| self.keys.id(k)).collect();
+            let files = files.iter().map(|f| self.paths.id(f)).collect();
+            own.insert(module, (keys, files));
+        }
+        if own.is_empty() {
+            return;
+        }
+        for (id, test) in self.tests.iter_mut() {
+            let module = id.split_once("::").map_or(id.as_str(), |(m, _)| m);
+            if let Some((keys, files)) = own.get(module) {
+                test.f.extend(keys.iter().copied());
+                test.o.extend(files.iter().copied());
+            }
+        }
+    }
+}
+
+/// pytest's rootdir `rootdir` as the record keeps it: relative to the
+/// project `root`, `""` when the same (or outside it).
+fn relative_rootdir(root: &Path, rootdir: Option<&str>) -> String {
+    rootdir
+        .map(|r| {
+            fsx::relative(Path::new(r), root)
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .filter(|r| r != "." && !r.starts_with(".."))
+        .unwrap_or_default()
 }
 
 /// The lines of the stream a record reads.
@@ -528,7 +589,7 @@ fn key_now<'k>(
     }
 }
 
-fn module_of_key(key: &str) -> &str {
+pub fn module_of_key(key: &str) -> &str {
     key.split_once("::").map_or(key, |(path, _)| path)
 }
 
@@ -542,16 +603,7 @@ pub fn build(
     previous: Option<Record>,
     commit: Option<String>,
 ) -> Record {
-    let rootdir = seen
-        .rootdir
-        .as_deref()
-        .map(|r| {
-            fsx::relative(Path::new(r), root)
-                .to_string_lossy()
-                .replace('\\', "/")
-        })
-        .filter(|r| r != "." && !r.starts_with(".."))
-        .unwrap_or_default();
+    let rootdir = relative_rootdir(root, seen.rootdir.as_deref());
     let mut record = Record {
         version: VERSION,
         commit,

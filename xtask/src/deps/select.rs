@@ -64,6 +64,23 @@ impl Touched<'_> {
     }
 }
 
+/// The project's files whose recorded imports may name the module at
+/// `path`, and through test files among them (`test_files`) the files that
+/// import those, and so on.
+fn importers(record: &Record, path: &str, test_files: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut next = vec![path.to_string()];
+    while let Some(module) = next.pop() {
+        for (file, entry) in &record.files {
+            let names = entry.st.as_ref().is_some_and(|st| st.may_import(&module));
+            if names && file != path && found.insert(file.clone()) && test_files.contains(file) {
+                next.push(file.clone());
+            }
+        }
+    }
+    found
+}
+
 /// Why a test was selected.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(tag = "why", rename_all = "snake_case")]
@@ -72,6 +89,9 @@ pub enum Reason {
     NoRecord,
     /// Its test file changed.
     TestFile { file: String },
+    /// Its test file imports a test file that changed (`file`), itself or
+    /// through other test files.
+    ImportedTestFile { file: String },
     /// It executed a function that changed.
     Function { function: String },
     /// It entered a block of a function (`path::Qual.name:LINE`) whose
@@ -109,6 +129,9 @@ impl std::fmt::Display for Reason {
         match self {
             Reason::NoRecord => write!(f, "not in the record (new, or it failed when recorded)"),
             Reason::TestFile { file } => write!(f, "its test file {file} changed"),
+            Reason::ImportedTestFile { file } => {
+                write!(f, "its test file imports {file}, which changed")
+            }
             Reason::Function { function } => write!(f, "it ran {function}, which changed"),
             Reason::Block { function, line } => write!(
                 f,
@@ -235,6 +258,21 @@ pub fn choose(inputs: &Inputs) -> Choice {
             for id in inputs.collected {
                 if &project_path(inputs.rootdir, id) == path {
                     add(id, Reason::TestFile { file: path.clone() });
+                }
+            }
+            // Test modules are not traced: what imports one is found by name.
+            let importers = importers(record, path, &test_files);
+            if let Some(other) = importers.iter().find(|f| !test_files.contains(*f)) {
+                return everything(
+                    format!(
+                        "{path} changed, and {other} imports it, which no test's record covers"
+                    ),
+                    changed,
+                );
+            }
+            for id in inputs.collected {
+                if importers.contains(&project_path(inputs.rootdir, id)) {
+                    add(id, Reason::ImportedTestFile { file: path.clone() });
                 }
             }
             // A module that is also imported (doctests) is looked at as code too.

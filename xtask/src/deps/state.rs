@@ -22,7 +22,7 @@
 //!   - for a container or such an object: hands it on (passes it to a call,
 //!     returns, yields or assigns it elsewhere), where it may be changed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -208,6 +208,12 @@ pub struct Shape {
     /// another global value, with the first line doing it.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     rebound: BTreeMap<String, usize>,
+    /// Every name an import of this file mentions (`import a.b as c`: `a`,
+    /// `b`, `c`), string arguments of `importlib.import_module` and
+    /// `__import__` split at dots included. `None`: a record made before
+    /// this was kept, to be read again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imports: Option<BTreeSet<String>>,
     /// Per [`Use`], names used so through an attribute (`x.NAME[k] = …`,
     /// `self.NAME.append(…)`), which reach class-level bindings too, with
     /// the first line.
@@ -240,7 +246,10 @@ pub fn shape(text: &str) -> Shape {
     parser
         .set_language(&tree_sitter_python::LANGUAGE.into())
         .expect("the linked grammar matches tree-sitter's ABI");
-    let mut shape = Shape::default();
+    let mut shape = Shape {
+        imports: Some(BTreeSet::new()),
+        ..Shape::default()
+    };
     let Some(tree) = parser.parse(text, None) else {
         shape.direct = Some("its source could not be read".into());
         return shape;
@@ -279,6 +288,27 @@ pub fn shape(text: &str) -> Shape {
         }
     }
     shape
+}
+
+/// Whether a file other than `path` imports the module at `path`, as far
+/// as the names its imports mention tell (a mention of the module's name
+/// is enough: `from .test_base import Case`, `import tests.test_base`).
+pub fn imported_elsewhere(shapes: &BTreeMap<String, Shape>, path: &str) -> bool {
+    shapes
+        .iter()
+        .any(|(other, shape)| other != path && shape.may_import(path))
+}
+
+impl Shape {
+    /// Whether this file's imports may name the module at `path` (always,
+    /// for a shape kept from before imports were read).
+    pub fn may_import(&self, path: &str) -> bool {
+        let file = path.rsplit('/').next().unwrap_or(path);
+        let name = file.strip_suffix(".py").unwrap_or(file);
+        self.imports
+            .as_ref()
+            .is_none_or(|names| names.contains(name))
+    }
 }
 
 /// Per module path, why it keeps state (modules absent keep none), given
@@ -812,6 +842,12 @@ impl Walk<'_, '_> {
             .child_by_field_name("arguments")
             .map(named)
             .unwrap_or_default();
+        if matches!(called.as_str(), "import_module" | "__import__") {
+            if let Some(name) = arguments.first().filter(|a| a.kind() == "string") {
+                let text = self.src(*name).to_string();
+                self.mentioned(&text);
+            }
+        }
         if function.kind() == "identifier" {
             match called.as_str() {
                 "globals" => self.direct(format!(
@@ -909,8 +945,21 @@ impl Walk<'_, '_> {
         }
     }
 
+    /// Every identifier of `text`, into the names imports mention.
+    fn mentioned(&mut self, text: &str) {
+        let words = text
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty() && !matches!(*w, "import" | "from" | "as"));
+        self.shape
+            .imports
+            .get_or_insert_with(BTreeSet::new)
+            .extend(words.map(str::to_string));
+    }
+
     /// The names an import binds, into the file's globals.
     fn imported(&mut self, node: Node) {
+        let text = self.src(node).to_string();
+        self.mentioned(&text);
         let module = node.child_by_field_name("module_name").map(|m| m.id());
         let names = named(node);
         for name in names {
@@ -1012,6 +1061,45 @@ mod tests {
 
     fn keeps(files: &[(&str, &str)]) -> Vec<String> {
         judged(files).into_keys().collect()
+    }
+
+    #[test]
+    fn a_test_module_is_imported_elsewhere_when_any_other_file_names_it() {
+        let base = "tests/test_base.py";
+        let with = |other: &str| {
+            let shapes: BTreeMap<String, Shape> = [(base, "X = 1\n"), ("tests/test_b.py", other)]
+                .iter()
+                .map(|(path, text)| (path.to_string(), shape(text)))
+                .collect();
+            imported_elsewhere(&shapes, base)
+        };
+        for other in [
+            "from .test_base import X\n",
+            "from tests.test_base import X\n",
+            "from tests import test_base\n",
+            "import test_base as b\n",
+            "def test_x():\n    from test_base import X\n",
+            "import importlib\nB = importlib.import_module('tests.test_base')\n",
+            "B = __import__(\"test_base\")\n",
+        ] {
+            assert!(with(other), "{other}");
+        }
+        for other in [
+            "from tests.test_based import X\n",
+            "TEST_BASE = 'test_base'\n",
+            "def test_base():\n    pass\n",
+        ] {
+            assert!(!with(other), "{other}");
+        }
+        // Its own imports do not count.
+        let shapes: BTreeMap<String, Shape> =
+            [(base.to_string(), shape("import test_base\n"))].into();
+        assert!(!imported_elsewhere(&shapes, base));
+        // A shape kept from before names were kept: read as importing anything.
+        let old = Shape::default();
+        let shapes: BTreeMap<String, Shape> =
+            [(base.to_string(), shape("")), ("x.py".to_string(), old)].into();
+        assert!(imported_elsewhere(&shapes, base));
     }
 
     #[test]

@@ -25,6 +25,29 @@ fn selection(test: &Test) -> serde_json::Value {
     serde_json::from_str(&run.stdout()).unwrap()
 }
 
+/// Records `test` anew with two workers of `engine`.
+fn record_anew(test: &Test, engine: &str) {
+    std::fs::remove_file(test.path().join("reports/deps.json")).unwrap();
+    let args = [
+        "pytest-parallel",
+        "-n",
+        "2",
+        "--engine",
+        engine,
+        "--record-deps",
+    ];
+    test.run_args(&args).status(0);
+}
+
+/// Why the selection runs every test; panics if it does not.
+fn everything(test: &Test) -> String {
+    let json = selection(test);
+    match json["everything"].as_str() {
+        Some(why) => why.to_string(),
+        None => panic!("not everything: {json}"),
+    }
+}
+
 fn selected(json: &serde_json::Value) -> BTreeSet<String> {
     json["selected"]
         .as_array()
@@ -267,6 +290,121 @@ fn data_files_test_files_and_new_tests_select_their_own_tests() {
 }
 
 #[test]
+fn code_a_test_module_runs_while_imported_selects_that_modules_tests_unless_it_reaches_others() {
+    let menu = "\"\"\"Menu boards.\"\"\"\n\n\ndef board(items):\n    return [f\"{name}: {price:.2f}\" for name, price in items]\n";
+    let test = Test::fixture("selection")
+        .write("src/shop/menu.py", menu)
+        // Imported before collection, as a project's conftest imports it:
+        // importing the test module then imports nothing new.
+        .write(
+            "tests/conftest.py",
+            &format!("import shop.menu  # noqa: F401\n{}", Test::fixture("selection").read("tests/conftest.py")),
+        )
+        .write(
+            "tests/test_menu.py",
+            "from shop.menu import board\n\nBOARD = board([(\"tea\", 3.0)])\n\n\ndef test_board():\n    assert BOARD == [\"tea: 3.00\"]\n\n\ndef test_title():\n    assert True\n",
+        );
+    test.run_args(&["pytest", "--record-deps"]).status(0);
+    edit(&test, "src/shop/menu.py", ":.2f", ":.1f");
+    let json = selection(&test);
+    assert_eq!(json["everything"], serde_json::Value::Null, "{json}");
+    // (And the test that starts processes, whose code is not traced.)
+    let menu_tests = set(&[
+        "tests/test_cli.py::test_cli_prints_the_total",
+        "tests/test_menu.py::test_board",
+        "tests/test_menu.py::test_title",
+    ]);
+    assert_eq!(selected(&json), menu_tests, "{json}");
+    test.run_args(&["pytest"]).status(1);
+    assert_eq!(failed_ids(&test), set(&["tests/test_menu.py::test_board"]));
+    for engine in ["shards", "xdist"] {
+        edit(&test, "src/shop/menu.py", ":.1f", ":.2f");
+        record_anew(&test, engine);
+        edit(&test, "src/shop/menu.py", ":.2f", ":.1f");
+        assert_eq!(selected(&selection(&test)), menu_tests, "{engine}");
+    }
+
+    // Another test module imports it: what its body built reaches that
+    // module's tests too, so the code counts as run outside any test.
+    edit(&test, "src/shop/menu.py", ":.1f", ":.2f");
+    let test = test.write(
+        "tests/test_specials.py",
+        "from test_menu import BOARD\n\n\ndef test_specials():\n    assert BOARD[0].startswith(\"tea\")\n",
+    );
+    test.run_args(&["pytest", "--record-deps"]).status(0);
+    edit(&test, "src/shop/menu.py", ":.2f", ":.1f");
+    let why = everything(&test);
+    assert!(why.contains("runs outside any test"), "{why}");
+    // And a change of the imported test file selects the importer's tests.
+    edit(&test, "src/shop/menu.py", ":.1f", ":.2f");
+    edit(
+        &test,
+        "tests/test_menu.py",
+        "(\"tea\", 3.0)",
+        "(\"coffee\", 3.0)",
+    );
+    let json = selection(&test);
+    assert_eq!(
+        selected(&json),
+        set(&[
+            "tests/test_menu.py::test_board",
+            "tests/test_menu.py::test_title",
+            "tests/test_specials.py::test_specials",
+        ]),
+        "{json}"
+    );
+    let specials = &json["selected"].as_array().unwrap()[2];
+    assert_eq!(specials["reason"]["why"], "imported_test_file", "{json}");
+    test.run_args(&["pytest"]).status(1);
+    assert_eq!(
+        failed_ids(&test),
+        set(&[
+            "tests/test_menu.py::test_board",
+            "tests/test_specials.py::test_specials"
+        ])
+    );
+    edit(
+        &test,
+        "tests/test_menu.py",
+        "(\"coffee\", 3.0)",
+        "(\"tea\", 3.0)",
+    );
+    edit(&test, "src/shop/menu.py", ":.2f", ":.1f");
+
+    // Code that keeps state, run while a test module is imported: every
+    // later test may see what it left.
+    edit(&test, "src/shop/menu.py", ":.1f", ":.2f");
+    std::fs::remove_file(test.path().join("tests/test_specials.py")).unwrap();
+    edit(
+        &test,
+        "src/shop/menu.py",
+        "def board(items):\n",
+        "SHOWN = []\n\n\ndef board(items):\n    SHOWN.extend(items)\n",
+    );
+    test.run_args(&["pytest", "--record-deps"]).status(0);
+    edit(&test, "src/shop/menu.py", ":.2f", ":.1f");
+    let why = everything(&test);
+    assert!(why.contains("runs outside any test"), "{why}");
+
+    // A module that is not a test file imports the test module: what a
+    // change of the test module reaches is not on record.
+    edit(&test, "src/shop/menu.py", ":.1f", ":.2f");
+    std::fs::write(test.path().join("tests/helpers.py"), "import test_menu\n").unwrap();
+    test.run_args(&["pytest", "--record-deps"]).status(0);
+    edit(
+        &test,
+        "tests/test_menu.py",
+        "(\"tea\", 3.0)",
+        "(\"coffee\", 3.0)",
+    );
+    let why = everything(&test);
+    assert!(
+        why.contains("tests/test_menu.py changed, and tests/helpers.py imports it"),
+        "{why}"
+    );
+}
+
+#[test]
 fn changes_no_record_attributes_run_every_test() {
     let test = recorded();
     let cases = [
@@ -363,16 +501,7 @@ fn every_engine_records_what_each_test_ran() {
     let serial = own(&test);
     assert_eq!(serial.len(), 11);
     for engine in ["shards", "xdist"] {
-        std::fs::remove_file(test.path().join("reports/deps.json")).unwrap();
-        test.run_args(&[
-            "pytest-parallel",
-            "-n",
-            "2",
-            "--engine",
-            engine,
-            "--record-deps",
-        ])
-        .status(0);
+        record_anew(&test, engine);
         assert_eq!(own(&test), serial, "{engine}");
     }
 }

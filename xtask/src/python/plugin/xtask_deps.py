@@ -30,6 +30,15 @@ collection, module-level code, session hooks) is reported as ``g`` (keys)
 and ``m`` (the instrumented files imported), each only the part not already
 sent from this process.
 
+What a test module's own body executes while pytest imports it (the
+project's functions building its constants, classes and parameters) is
+reported apart, as ``gc``: test module node id -> keys and files, for the
+xtask to add to that module's tests, unless the module is imported
+elsewhere or the code keeps state (it then counts as outside any test).
+It is told apart only when importing the test module imported no other
+module: a module first imported then runs its own body, which every later
+importer shares, so that collection's keys all count as outside.
+
 Keys and paths travel as numbers: each process numbers them in the order it
 first reports them, and a report carries the names of the numbers it uses
 for the first time (``k`` for keys, ``p`` for paths) with its ``pid``, so a
@@ -57,6 +66,7 @@ OPENED = set()
 _CODE_CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deps-code")
 _SPAWNED = [False]
 IMPORTED = set()
+_PROJECT = [None]
 
 _SPAWN_EVENTS = frozenset(
     ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork")
@@ -293,6 +303,14 @@ def _audit(project):
     return hook
 
 
+def _is_file(module, path):
+    """Whether ``module`` was loaded from ``path``."""
+    try:
+        return os.path.realpath(module.__file__) == os.path.realpath(path)
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
 def _take():
     """Everything recorded since the last take, and a fresh start."""
     taken = (set(HITS), set(OPENED), _SPAWNED[0])
@@ -324,6 +342,42 @@ class _Recorder:
         self.outside = set()
         self.sent_outside = set()
         self.sent_imported = set()
+        # Test module node id -> [keys, files] its own body executed and
+        # opened while it was imported, and those not sent yet.
+        self.collected = {}
+        self.unsent_collected = []
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(self, collector):
+        project = _PROJECT[0]
+        path = str(getattr(collector, "path", "") or "")
+        if (
+            project is None
+            or not isinstance(collector, pytest.Module)
+            or not path.endswith(".py")
+            or os.path.basename(path) == "conftest.py"
+            or project.relative(path) is None
+            # A module of the project's own (a doctest module): its body is
+            # what every importer of it shares.
+            or project.source(path) is not None
+        ):
+            yield
+            return
+        keys, _, _ = _take()
+        self.outside |= keys
+        modules = set(sys.modules)
+        spawned = _SPAWNED[0]
+        yield
+        keys, files, spawned_here = _take()
+        _SPAWNED[0] = spawned
+        nested = spawned_here or any(
+            not _is_file(sys.modules.get(name), path) for name in set(sys.modules) - modules
+        )
+        if nested or collector.nodeid in self.collected:
+            self.outside |= keys
+        elif keys or files:
+            self.collected[collector.nodeid] = [keys, files]
+            self.unsent_collected.append(collector.nodeid)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item, nextitem):
@@ -384,6 +438,12 @@ class _Recorder:
         if imported:
             deps["m"] = sorted(imported)
             self.sent_imported |= imported
+        if self.unsent_collected:
+            deps["gc"] = {
+                nodeid: [sorted(self.collected[nodeid][0]), sorted(self.collected[nodeid][1])]
+                for nodeid in self.unsent_collected
+            }
+            self.unsent_collected = []
         outcome.get_result().xtask_deps = deps
 
 
@@ -395,7 +455,7 @@ def pytest_load_initial_conftests(early_config):
     if not root:
         return
     globs = early_config.getini("python_files") or ["test_*.py", "*_test.py"]
-    project = _Project(root, globs)
+    project = _PROJECT[0] = _Project(root, globs)
     sys.meta_path.insert(0, _Finder(project))
     sys.addaudithook(_audit(project))
 
