@@ -5,9 +5,13 @@
 //!
 //! A module keeps state when, read from its source and the project's:
 //! - a function of it is cached (`lru_cache`, `cache`, …), declares a
-//!   `global` or `nonlocal`, has a mutable default argument, calls
-//!   `globals()`, or sets attributes (`setattr`) of a class, a module or
-//!   anything else that is not a local value;
+//!   `global`, has a mutable default argument, calls `globals()`, or sets
+//!   attributes (`setattr`) of a class, a module or anything else that is
+//!   not a local value;
+//! - a function inside one of its functions rebinds (`nonlocal`) or changes
+//!   a variable of the enclosing function (a memoizing decorator's cache),
+//!   unless nothing made in the enclosing call can outlive it: no
+//!   generator, lambda or class, and inner functions only called there;
 //! - or it binds a name at module or class level that code anywhere in the
 //!   project (tests included) changes:
 //!   - rebinds as an attribute of a class, of `cls`, of an imported name or
@@ -258,6 +262,7 @@ pub fn shape(text: &str) -> Shape {
         text,
         shape: &mut shape,
         locals: Vec::new(),
+        closed: Vec::new(),
     };
     walk.visit(tree.root_node(), Scope::Module);
     let global = |shape: &Shape, object: &str| {
@@ -431,6 +436,9 @@ struct Walk<'a, 's> {
     shape: &'s mut Shape,
     /// The local names of the functions the walk is in, innermost last.
     locals: Vec<std::collections::BTreeSet<String>>,
+    /// Per function the walk is in, innermost last: whether no closure
+    /// made in a call of it outlives the call (see [`Walk::closed`]).
+    closed: Vec<bool>,
 }
 
 impl Walk<'_, '_> {
@@ -459,8 +467,9 @@ impl Walk<'_, '_> {
                 if self.is_local(&name) {
                     // A variable of an enclosing function, changed from a
                     // function inside it: a closure keeps it across calls
-                    // (a memoizing decorator's cache).
-                    if kind == Use::Changed {
+                    // (a memoizing decorator's cache), unless no closure
+                    // outlives the enclosing call.
+                    if kind == Use::Changed && !self.closed_owner(&name) {
                         self.direct(format!(
                             "a closure keeps `{name}` across calls and changes it (line {line})"
                         ));
@@ -528,12 +537,36 @@ impl Walk<'_, '_> {
                 self.children(node, inner);
                 return;
             }
-            "global_statement" | "nonlocal_statement" if scope == Scope::Function => {
+            "global_statement" if scope == Scope::Function => {
                 let what = self.src(node).to_string();
                 self.direct(format!(
                     "a function keeps state across calls (`{what}`, line {})",
                     Self::line(node)
                 ));
+            }
+            // A variable of an enclosing function that this one rebinds:
+            // state while a closure outlives the enclosing call.
+            "nonlocal_statement" if scope == Scope::Function => {
+                let mut function = node.parent();
+                while let Some(f) = function.filter(|f| f.kind() != "function_definition") {
+                    function = f.parent();
+                }
+                let rebinds = function.map(|f| self.binds(f));
+                let mut cursor = node.walk();
+                let names: Vec<String> = node
+                    .named_children(&mut cursor)
+                    .map(|n| self.src(n).to_string())
+                    .collect();
+                let kept = names.iter().any(|name| {
+                    rebinds.as_ref().is_some_and(|b| b.contains(name)) && !self.closed_owner(name)
+                });
+                if kept {
+                    let what = self.src(node).to_string();
+                    self.direct(format!(
+                        "a function keeps state across calls (`{what}`, line {})",
+                        Self::line(node)
+                    ));
+                }
             }
             "assignment" | "augmented_assignment" => self.assignment(node, scope),
             "delete_statement" => {
@@ -614,8 +647,104 @@ impl Walk<'_, '_> {
         }
         let locals = self.locals_of(node);
         self.locals.push(locals);
+        self.closed.push(self.closed(node));
         self.children(node, Scope::Function);
+        self.closed.pop();
         self.locals.pop();
+    }
+
+    /// Whether the enclosing function whose local `name` is (the innermost
+    /// one, outside the function the walk is in) lets no closure outlive
+    /// its call, so what its inner functions change of it dies with it.
+    fn closed_owner(&self, name: &str) -> bool {
+        let inner = self.locals.len().saturating_sub(1);
+        let owner = self.locals[..inner].iter().rposition(|l| l.contains(name));
+        owner.is_some_and(|i| self.closed[i])
+    }
+
+    /// Whether no function, class or generator frame made inside a call of
+    /// `function` can outlive the call: it is no generator, defines no
+    /// class or lambda, and every function it defines (at any depth) is
+    /// undecorated and named only to be called (`helper(x)`), never
+    /// returned, stored or handed on.
+    fn closed(&self, function: Node) -> bool {
+        let Some(body) = function.child_by_field_name("body") else {
+            return false;
+        };
+        let mut inner = std::collections::BTreeSet::new();
+        let mut stack = vec![body];
+        while let Some(node) = stack.pop() {
+            match node.kind() {
+                "yield" | "await" | "lambda" | "class_definition" | "decorated_definition" => {
+                    return false;
+                }
+                "function_definition" => {
+                    if let Some(name) = node.child_by_field_name("name") {
+                        inner.insert(self.src(name));
+                    }
+                }
+                _ => {}
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.children(&mut cursor));
+        }
+        if function.child(0).is_some_and(|c| c.kind() == "async") {
+            return false;
+        }
+        let mut stack = vec![body];
+        while let Some(node) = stack.pop() {
+            if node.kind() == "identifier" && inner.contains(self.src(node)) {
+                let parent = node.parent();
+                let kind = parent.map(|p| p.kind()).unwrap_or_default();
+                let field = |f: &str| parent.and_then(|p| p.child_by_field_name(f)) == Some(node);
+                let named = kind == "function_definition" && field("name");
+                let called = kind == "call" && field("function");
+                if !named && !called {
+                    return false;
+                }
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.children(&mut cursor));
+        }
+        true
+    }
+
+    /// The names `function`'s own body binds (assigns, loops over, deletes,
+    /// imports or catches), those it declares `global` or `nonlocal` included.
+    fn binds(&self, function: Node) -> std::collections::BTreeSet<String> {
+        let mut names = self.locals_of(function);
+        let mut stack: Vec<Node> = function.child_by_field_name("body").into_iter().collect();
+        while let Some(node) = stack.pop() {
+            match node.kind() {
+                "function_definition" | "class_definition" | "lambda" => continue,
+                "assignment" | "augmented_assignment" | "for_statement" => {
+                    if let Some(left) = node.child_by_field_name("left") {
+                        names.extend(self.bound_names(left));
+                    }
+                }
+                "delete_statement"
+                | "named_expression"
+                | "as_pattern_target"
+                | "with_item"
+                | "except_clause"
+                | "import_statement"
+                | "import_from_statement" => {
+                    // Conservatively: every name in it.
+                    let mut inner = vec![node];
+                    while let Some(n) = inner.pop() {
+                        if n.kind() == "identifier" {
+                            names.insert(self.src(n).to_string());
+                        }
+                        let mut cursor = n.walk();
+                        inner.extend(n.children(&mut cursor));
+                    }
+                }
+                _ => {}
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.children(&mut cursor));
+        }
+        names
     }
 
     /// Whether `function`'s body ends returning a function it defines.
@@ -1100,6 +1229,30 @@ mod tests {
         let shapes: BTreeMap<String, Shape> =
             [(base.to_string(), shape("")), ("x.py".to_string(), old)].into();
         assert!(imported_elsewhere(&shapes, base));
+    }
+
+    #[test]
+    fn a_closure_keeps_state_only_when_it_can_outlive_the_call_that_made_it() {
+        for text in [
+            // Helpers only called inside: they die with the call.
+            "def outer():\n    lines = []\n\n    def add(x):\n        lines.append(x)\n\n    add(1)\n    return lines\n",
+            "def outer():\n    n = 0\n\n    def bump():\n        nonlocal n\n        n += 1\n\n    bump()\n    return n\n",
+            // Declared, never rebound.
+            "def deco(hash=None):\n    def wrap(cls):\n        nonlocal hash\n        return cls if hash else None\n\n    return wrap\n",
+        ] {
+            assert_eq!(keeps(&[("m/a.py", text)]), Vec::<String>::new(), "{text}");
+        }
+        for text in [
+            "def deco(x=None):\n    def wrap(cls):\n        nonlocal x\n        x = cls\n        return cls\n\n    return wrap\n",
+            "def memo(f):\n    cache = {}\n\n    def inner(a):\n        cache[a] = f(a)\n        return cache[a]\n\n    return inner\n",
+            "def outer():\n    seen = []\n\n    def add(x):\n        seen.append(x)\n\n    register(add)\n",
+            "def outer():\n    seen = []\n\n    def add(x):\n        seen.append(x)\n\n    return lambda: add(1)\n",
+            "def outer():\n    seen = []\n\n    def add(x):\n        seen.append(x)\n\n    add(1)\n    yield seen\n",
+            "def outer():\n    seen = []\n\n    class C:\n        def add(self, x):\n            seen.append(x)\n\n    return C\n",
+            "def outer():\n    seen = []\n\n    @functools.wraps(f)\n    def add(x):\n        seen.append(x)\n\n    add(1)\n",
+        ] {
+            assert_eq!(keeps(&[("m/a.py", text)]), vec!["m/a.py".to_string()], "{text}");
+        }
     }
 
     #[test]
