@@ -78,7 +78,7 @@ pub fn keeping_state(
                 .and_then(|r| r.files.get(p))
                 .filter(|e| &e.hash == hash)
                 .and_then(|e| e.st.clone())
-                .filter(|st| st.imports.is_some());
+                .filter(|st| st.rules == state::RULES && st.imports.is_some());
             let shape = match known {
                 Some(shape) => shape,
                 None => state::shape(&std::fs::read_to_string(root.join(p)).ok()?),

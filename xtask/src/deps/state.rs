@@ -201,6 +201,9 @@ enum Holds {
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Shape {
+    /// The rules it was read by ([`RULES`]): a shape read by other rules is
+    /// read again.
+    pub rules: u32,
     /// Why the module keeps state, read from itself alone.
     #[serde(skip_serializing_if = "Option::is_none")]
     direct: Option<String>,
@@ -244,6 +247,9 @@ pub struct Shape {
     setattr_targets: Vec<(String, usize)>,
 }
 
+/// The version of the rules [`shape`] reads a file by.
+pub const RULES: u32 = 1;
+
 /// The shape of `text`.
 pub fn shape(text: &str) -> Shape {
     let mut parser = Parser::new();
@@ -251,6 +257,7 @@ pub fn shape(text: &str) -> Shape {
         .set_language(&tree_sitter_python::LANGUAGE.into())
         .expect("the linked grammar matches tree-sitter's ABI");
     let mut shape = Shape {
+        rules: RULES,
         imports: Some(BTreeSet::new()),
         ..Shape::default()
     };
