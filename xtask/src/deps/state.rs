@@ -4,7 +4,8 @@
 //! it, so only such modules carry (see [`super::record::observe`]).
 //!
 //! A module keeps state when, read from its source and the project's:
-//! - a function of it is cached (`lru_cache`, `cache`, …), declares a
+//! - a function of it is cached (`lru_cache`, `cache`, …; not
+//!   `cached_property`, which caches per instance), declares a
 //!   `global`, has a mutable default argument, calls `globals()`, or sets
 //!   attributes (`setattr`) of a class, a module or anything else that is
 //!   not a local value;
@@ -248,7 +249,7 @@ pub struct Shape {
 }
 
 /// The version of the rules [`shape`] reads a file by.
-pub const RULES: u32 = 1;
+pub const RULES: u32 = 2;
 
 /// The shape of `text`.
 pub fn shape(text: &str) -> Shape {
@@ -624,7 +625,10 @@ impl Walk<'_, '_> {
             self.shape.factories.insert(name.clone());
         }
         if let Some(parent) = node.parent().filter(|p| p.kind() == "decorated_definition") {
-            let cached = super::source::has_caching_decorator(self.text, parent);
+            // `cached_property` caches in each instance, as an attribute of
+            // `self` would: not the module's state.
+            let cached = super::source::has_caching_decorator(self.text, parent)
+                && !self.per_instance_cache(parent);
             if cached {
                 self.direct(format!(
                     "`{name}` (line {}) keeps a cache",
@@ -658,6 +662,27 @@ impl Walk<'_, '_> {
         self.children(node, Scope::Function);
         self.closed.pop();
         self.locals.pop();
+    }
+
+    /// Whether every caching decorator of `decorated` caches per instance
+    /// (`cached_property`).
+    fn per_instance_cache(&self, decorated: Node) -> bool {
+        let mut cursor = decorated.walk();
+        let decorators: Vec<String> = decorated
+            .children(&mut cursor)
+            .filter(|c| c.kind() == "decorator")
+            .map(|d| self.src(d).to_ascii_lowercase())
+            .filter(|d| {
+                ["cache", "memoize", "memoise"]
+                    .iter()
+                    .any(|w| d.contains(w))
+            })
+            .collect();
+        !decorators.is_empty()
+            && decorators.iter().all(|d| {
+                let name = d.trim_start_matches('@').trim();
+                name == "cached_property" || name.ends_with(".cached_property")
+            })
     }
 
     /// Whether the enclosing function whose local `name` is (the innermost
@@ -1236,6 +1261,16 @@ mod tests {
         let shapes: BTreeMap<String, Shape> =
             [(base.to_string(), shape("")), ("x.py".to_string(), old)].into();
         assert!(imported_elsewhere(&shapes, base));
+    }
+
+    #[test]
+    fn a_cached_property_caches_per_instance_and_keeps_no_module_state() {
+        for decorator in ["cached_property", "functools.cached_property"] {
+            let text = format!("class R:\n    @{decorator}\n    def n(self):\n        return 1\n");
+            assert_eq!(keeps(&[("m/a.py", &text)]), Vec::<String>::new(), "{text}");
+        }
+        let text = "class R:\n    @functools.lru_cache(None)\n    def n(self):\n        return 1\n";
+        assert_eq!(keeps(&[("m/a.py", text)]), vec!["m/a.py".to_string()]);
     }
 
     #[test]
