@@ -274,6 +274,9 @@ pub struct Own {
     pub sp: bool,
     /// It used a fixture wider than the function.
     pub sh: bool,
+    /// The widest was class-scoped, and it is in a class: only the tests
+    /// of its class shared it.
+    pub shc: bool,
     pub dur: f64,
 }
 
@@ -291,6 +294,7 @@ struct Wire {
     p: Vec<String>,
     sp: bool,
     sh: bool,
+    shc: bool,
     /// Keys its process executed outside any test since its last report.
     g: Vec<String>,
     /// Project modules its process imported since its last report.
@@ -432,6 +436,7 @@ pub fn observe(stream: &Path, keeps_state: &dyn Fn(&str) -> bool) -> anyhow::Res
                 o: opened,
                 sp: deps.sp,
                 sh: deps.sh,
+                shc: deps.shc,
                 dur: test.dur,
             },
         );
@@ -589,6 +594,13 @@ fn key_now<'k>(
     }
 }
 
+/// The node id of the class a test in a class belongs to
+/// (`tests/t.py::TestX` of `tests/t.py::TestX::test_y[a::b]`).
+fn class_of(id: &str) -> &str {
+    let plain = id.split_once('[').map_or(id, |(plain, _)| plain);
+    plain.rsplit_once("::").map_or(plain, |(class, _)| class)
+}
+
 pub fn module_of_key(key: &str) -> &str {
     key.split_once("::").map_or(key, |(path, _)| path)
 }
@@ -619,13 +631,26 @@ pub fn build(
     let mut paths = std::mem::take(&mut seen.paths);
     // Tests that share a wider fixture's state depend on what any of them
     // executed: the state one of them changed is what the next one sees.
+    // The group is the test's file, or its class when only class-scoped
+    // fixtures were wider (it also counts in its file's group, for the
+    // tests there that share wider ones).
+    let group_of = |id: &str, own: &Own| match own.shc {
+        true => class_of(id).to_string(),
+        false => project_path(&record.rootdir, id),
+    };
     let mut shared: HashMap<String, Own> = HashMap::new();
     for (id, own) in &seen.tests {
         if own.sh {
-            let group = shared.entry(project_path(&record.rootdir, id)).or_default();
-            group.f.extend(own.f.iter().copied());
-            group.o.extend(own.o.iter().copied());
-            group.sp |= own.sp;
+            let mut groups = vec![project_path(&record.rootdir, id)];
+            if own.shc {
+                groups.push(class_of(id).to_string());
+            }
+            for key in groups {
+                let group = shared.entry(key).or_default();
+                group.f.extend(own.f.iter().copied());
+                group.o.extend(own.o.iter().copied());
+                group.sp |= own.sp;
+            }
         }
     }
     for group in shared.values_mut() {
@@ -637,7 +662,7 @@ pub fn build(
     for (id, own) in std::mem::take(&mut seen.tests) {
         let (mut f, mut o, sp) = match own.sh {
             true => {
-                let group = &shared[&project_path(&record.rootdir, &id)];
+                let group = &shared[&group_of(&id, &own)];
                 (group.f.clone(), group.o.clone(), group.sp)
             }
             false => (own.f, own.o, own.sp),

@@ -405,6 +405,37 @@ fn code_a_test_module_runs_while_imported_selects_that_modules_tests_unless_it_r
 }
 
 #[test]
+fn tests_sharing_a_class_scoped_fixture_count_what_any_test_of_their_class_ran() {
+    let classes = "import pytest\n\nfrom shop import pricing\n\n\nclass TestA:\n    @pytest.fixture(scope=\"class\")\n    def base(self):\n        return []\n\n    def test_price(self, base):\n        assert pricing.price([(\"a\", 1.0)]) == 1.0\n\n    def test_other(self, base):\n        assert base == []\n\n\nclass TestB:\n    @pytest.fixture(scope=\"class\")\n    def base(self):\n        return []\n\n    def test_discount(self, base):\n        assert pricing.discount(50) == 50\n\n\n@pytest.fixture(scope=\"module\")\ndef shared():\n    return []\n\n\ndef test_module_wide(shared):\n    assert shared == []\n";
+    let test = Test::fixture("selection").write("tests/test_classes.py", classes);
+    test.run_args(&["pytest", "--record-deps"]).status(0);
+    edit(
+        &test,
+        "src/shop/pricing.py",
+        "return sum(p for _, p in items)",
+        "return sum(p for _, p in items) + 0.5",
+    );
+    let json = selection(&test);
+    let here: BTreeSet<String> = selected(&json)
+        .into_iter()
+        .filter(|id| id.starts_with("tests/test_classes.py"))
+        .collect();
+    // TestA's tests share its fixture; TestB's do not see it. The
+    // module-scoped fixture's user counts what every test of its file ran.
+    assert_eq!(
+        here,
+        set(&[
+            "tests/test_classes.py::TestA::test_other",
+            "tests/test_classes.py::TestA::test_price",
+            "tests/test_classes.py::test_module_wide",
+        ]),
+        "{json}"
+    );
+    test.run_args(&["pytest"]).status(1);
+    assert!(failed_ids(&test).is_subset(&selected(&json)));
+}
+
+#[test]
 fn changes_no_record_attributes_run_every_test() {
     let test = recorded();
     let cases = [

@@ -22,7 +22,9 @@ process of the shards engine) it records, per test:
     ``os.exec*``, ``os.posix_spawn``): code run there is not seen here.
 ``sh``
     Whether the test used a fixture wider than the function (module, class,
-    package, session), whose state other tests also saw.
+    package, session), whose state other tests also saw; ``shc`` when the
+    widest was class-scoped and the test is in a class, whose tests alone
+    saw it.
 
 What a fixture executes while it is set up is recorded for the fixture and
 added to every test that uses it. What runs outside any test (imports during
@@ -406,13 +408,14 @@ class _Recorder:
         if call.when != "teardown":
             return
         keys, files, spawned = _take()
-        shared = False
+        shared = set()
         info = getattr(item, "_fixtureinfo", None)
         defs = getattr(info, "name2fixturedefs", None) or {}
         for name in getattr(item, "fixturenames", ()):
             for fixturedef in defs.get(name, ()):
-                if getattr(fixturedef, "scope", "function") != "function":
-                    shared = True
+                scope = getattr(fixturedef, "scope", "function")
+                if scope != "function":
+                    shared.add(scope)
                 entry = self.fixtures.get(id(fixturedef))
                 if entry is not None:
                     keys |= entry[0]
@@ -424,8 +427,10 @@ class _Recorder:
             "f": _numbered(self.key_numbers, sorted(keys), new_keys),
             "o": _numbered(self.path_numbers, sorted(files), new_paths),
             "sp": spawned,
-            "sh": shared,
+            "sh": bool(shared),
         }
+        if shared == {"class"} and getattr(item, "cls", None) is not None:
+            deps["shc"] = True
         if new_keys:
             deps["k"] = new_keys
         if new_paths:
