@@ -436,6 +436,19 @@ fn tests_sharing_a_class_scoped_fixture_count_what_any_test_of_their_class_ran()
 }
 
 #[test]
+fn recording_leaves_the_project_modules_globals_their_own() {
+    // A test that lists a module's globals and calls each callable (as
+    // toolz's tests do with its `operator` module) sees only the module's.
+    let names = "from shop import pricing\n\n\ndef test_globals_are_the_modules():\n    assert [n for n in vars(pricing) if \"xtask\" in n] == []\n    for name, value in vars(pricing).items():\n        if callable(value) and not isinstance(value, type):\n            try:\n                value(1)\n            except TypeError:\n                pass\n\n\ndef test_after():\n    assert pricing.discount(50) == 50\n";
+    let test = Test::fixture("selection").write("tests/test_zz_names.py", names);
+    test.run_args(&["pytest", "--record-deps"]).status(0);
+    let record: serde_json::Value = serde_json::from_str(&test.read("reports/deps.json")).unwrap();
+    let tests = record["tests"].as_object().unwrap();
+    assert_eq!(tests.len(), 13, "{:?}", record["failed"]);
+    assert!(tests.contains_key("tests/test_zz_names.py::test_after"));
+}
+
+#[test]
 fn changes_no_record_attributes_run_every_test() {
     let test = recorded();
     let cases = [

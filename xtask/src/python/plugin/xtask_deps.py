@@ -10,7 +10,9 @@ process of the shards engine) it records, per test:
     ``path::Qual.name:LINE``. The project's own modules (every ``.py`` under
     the root that is not a test module, a ``conftest.py`` or in a virtual
     environment) are compiled with one added statement at the top of each
-    function body and of each such block, which adds the key to a set: the
+    function body and of each such block, which adds the key to a set
+    through ``__xtask_hit__``, a name of ``builtins`` (never of the
+    modules' own globals, which tests may list and call): the
     cost is one set insertion per call of a project function or block
     entered, and nothing anywhere else. Their bytecode is not cached, so
     nothing instrumented is left behind.
@@ -52,6 +54,7 @@ into the test's event as ``deps``.
 """
 
 import ast
+import builtins
 import fnmatch
 import hashlib
 import importlib.machinery
@@ -252,10 +255,6 @@ class _Loader(importlib.machinery.SourceFileLoader):
             pass
         return code
 
-    def exec_module(self, module):
-        module.__dict__["__xtask_hit__"] = HITS.add
-        super().exec_module(module)
-
 
 class _Finder:
     def __init__(self, project):
@@ -315,7 +314,8 @@ def _is_file(module, path):
 
 def _take():
     """Everything recorded since the last take, and a fresh start."""
-    taken = (set(HITS), set(OPENED), _SPAWNED[0])
+    # (Only keys: code may call ``__xtask_hit__`` with anything.)
+    taken = ({k for k in HITS if k.__class__ is str}, set(OPENED), _SPAWNED[0])
     HITS.clear()
     OPENED.clear()
     _SPAWNED[0] = False
@@ -461,6 +461,7 @@ def pytest_load_initial_conftests(early_config):
         return
     globs = early_config.getini("python_files") or ["test_*.py", "*_test.py"]
     project = _PROJECT[0] = _Project(root, globs)
+    builtins.__xtask_hit__ = HITS.add
     sys.meta_path.insert(0, _Finder(project))
     sys.addaudithook(_audit(project))
 
