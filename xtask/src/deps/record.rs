@@ -519,21 +519,17 @@ struct TestLine {
     crashed: bool,
     #[serde(default)]
     worker: Option<String>,
-    #[serde(default)]
+    /// `None` also for dependencies of a shape no plugin of this version
+    /// writes: the test ran, unrecorded.
+    #[serde(default, deserialize_with = "readable")]
     deps: Option<Wire>,
 }
 
-/// A test event read without its dependencies.
-#[derive(serde::Deserialize)]
-struct Ended {
-    id: String,
-    outcome: crate::events::Outcome,
-    #[serde(default)]
-    dur: f64,
-    #[serde(default)]
-    crashed: bool,
-    #[serde(default)]
-    worker: Option<String>,
+/// `deps` when they read as a [`Wire`], `None` otherwise.
+fn readable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Wire>, D::Error> {
+    use serde::Deserialize;
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 #[derive(serde::Deserialize)]
@@ -550,21 +546,7 @@ struct NamesLine {
 
 fn parse(line: &str) -> Option<Line> {
     if line.starts_with("{\"e\":\"test\"") {
-        return match serde_json::from_str::<TestLine>(line) {
-            Ok(test) => Some(Line::Test(test)),
-            // Dependencies of a shape no plugin of this version writes: the
-            // test ran, unrecorded.
-            Err(_) => serde_json::from_str::<Ended>(line).ok().map(|e| {
-                Line::Test(TestLine {
-                    id: e.id,
-                    outcome: e.outcome,
-                    dur: e.dur,
-                    crashed: e.crashed,
-                    worker: e.worker,
-                    deps: None,
-                })
-            }),
-        };
+        return serde_json::from_str::<TestLine>(line).ok().map(Line::Test);
     }
     if line.starts_with("{\"e\":\"deps_names\"") {
         let names: NamesLine = serde_json::from_str(line).ok()?;
@@ -619,6 +601,15 @@ fn key_now<'k>(
         Some((function, _)) if !same => format!("{function}:?").into(),
         _ => key.into(),
     }
+}
+
+/// The keys `then` saw run outside any test, valid over the files `now`
+/// (see [`key_now`]).
+fn outside_now(then: &Record, now: &BTreeMap<String, FileEntry>) -> Vec<String> {
+    then.outside
+        .iter()
+        .map(|k| key_now(k, then, now).into_owned())
+        .collect()
 }
 
 /// The node id of the class a test in a class belongs to
@@ -719,11 +710,7 @@ pub fn build(
     }
     if let Some(previous) = previous.filter(|p| p.python == record.python) {
         record.imported.extend(previous.imported.iter().cloned());
-        let outside: Vec<String> = previous
-            .outside
-            .iter()
-            .map(|k| key_now(k, &previous, &record.files).into_owned())
-            .collect();
+        let outside = outside_now(&previous, &record.files);
         record.outside.extend(outside);
         for (id, deps) in &previous.tests {
             // A test this run ran is on record as this run left it (or not
@@ -809,12 +796,7 @@ pub fn merge(shards: Vec<Record>, previous: Option<Record>) -> Option<Record> {
             }
         }
         merged.imported.extend(previous.imported.iter().cloned());
-        let outside: Vec<String> = previous
-            .outside
-            .iter()
-            .map(|k| key_now(k, &previous, &now).into_owned())
-            .collect();
-        merged.outside.extend(outside);
+        merged.outside.extend(outside_now(&previous, &now));
         add(&previous, &mut merged, Some(&ran));
     }
     merged.failed.clear();
@@ -923,6 +905,22 @@ mod tests {
         assert_eq!(functions(&merged, "t.py::d"), ["m.py::h"]);
         assert!(merged.failed.is_empty());
         assert!(merge(Vec::new(), None).is_none());
+    }
+
+    #[test]
+    fn a_test_whose_dependencies_cannot_be_read_still_ran() {
+        let line =
+            r#"{"e":"test","id":"t.py::a","outcome":"passed","deps":{"pid":1,"f":[0],"k":[1]}}"#;
+        let Some(Line::Test(test)) = parse(line) else {
+            panic!("not read as a test");
+        };
+        assert_eq!(test.id, "t.py::a");
+        assert!(test.deps.is_none());
+        let line = r#"{"e":"test","id":"t.py::a","outcome":"passed","deps":{"pid":1,"f":[0],"k":["m.py::f"]}}"#;
+        let Some(Line::Test(test)) = parse(line) else {
+            panic!("not read as a test");
+        };
+        assert_eq!(test.deps.unwrap().k, ["m.py::f"]);
     }
 
     #[test]

@@ -222,16 +222,26 @@ impl Walk<'_> {
 /// Whether a `decorated_definition` has a caching decorator (`cache`,
 /// `lru_cache`, `cached_property`, `memoize`, …).
 pub fn has_caching_decorator(text: &str, decorated: Node) -> bool {
+    !caching_decorators(text, decorated).is_empty()
+}
+
+/// The caching decorators of a `decorated_definition`, lowercased and
+/// without their `@` (`functools.lru_cache(maxsize=none)`).
+pub fn caching_decorators(text: &str, decorated: Node) -> Vec<String> {
     let mut cursor = decorated.walk();
     let found = decorated
         .children(&mut cursor)
         .filter(|c| c.kind() == "decorator")
-        .any(|d| {
+        .map(|d| {
             let text = text[d.byte_range()].to_ascii_lowercase();
+            text.trim_start_matches('@').trim().to_string()
+        })
+        .filter(|text| {
             ["cache", "memoize", "memoise"]
                 .iter()
                 .any(|word| text.contains(word))
-        });
+        })
+        .collect();
     found
 }
 

@@ -667,22 +667,11 @@ impl Walk<'_, '_> {
     /// Whether every caching decorator of `decorated` caches per instance
     /// (`cached_property`).
     fn per_instance_cache(&self, decorated: Node) -> bool {
-        let mut cursor = decorated.walk();
-        let decorators: Vec<String> = decorated
-            .children(&mut cursor)
-            .filter(|c| c.kind() == "decorator")
-            .map(|d| self.src(d).to_ascii_lowercase())
-            .filter(|d| {
-                ["cache", "memoize", "memoise"]
-                    .iter()
-                    .any(|w| d.contains(w))
-            })
-            .collect();
+        let decorators = super::source::caching_decorators(self.text, decorated);
         !decorators.is_empty()
-            && decorators.iter().all(|d| {
-                let name = d.trim_start_matches('@').trim();
-                name == "cached_property" || name.ends_with(".cached_property")
-            })
+            && decorators
+                .iter()
+                .all(|d| d == "cached_property" || d.ends_with(".cached_property"))
     }
 
     /// Whether the enclosing function whose local `name` is (the innermost
@@ -744,39 +733,7 @@ impl Walk<'_, '_> {
     /// The names `function`'s own body binds (assigns, loops over, deletes,
     /// imports or catches), those it declares `global` or `nonlocal` included.
     fn binds(&self, function: Node) -> std::collections::BTreeSet<String> {
-        let mut names = self.locals_of(function);
-        let mut stack: Vec<Node> = function.child_by_field_name("body").into_iter().collect();
-        while let Some(node) = stack.pop() {
-            match node.kind() {
-                "function_definition" | "class_definition" | "lambda" => continue,
-                "assignment" | "augmented_assignment" | "for_statement" => {
-                    if let Some(left) = node.child_by_field_name("left") {
-                        names.extend(self.bound_names(left));
-                    }
-                }
-                "delete_statement"
-                | "named_expression"
-                | "as_pattern_target"
-                | "with_item"
-                | "except_clause"
-                | "import_statement"
-                | "import_from_statement" => {
-                    // Conservatively: every name in it.
-                    let mut inner = vec![node];
-                    while let Some(n) = inner.pop() {
-                        if n.kind() == "identifier" {
-                            names.insert(self.src(n).to_string());
-                        }
-                        let mut cursor = n.walk();
-                        inner.extend(n.children(&mut cursor));
-                    }
-                }
-                _ => {}
-            }
-            let mut cursor = node.walk();
-            stack.extend(node.children(&mut cursor));
-        }
-        names
+        self.bound_in(function, true)
     }
 
     /// Whether `function`'s body ends returning a function it defines.
@@ -827,6 +784,14 @@ impl Walk<'_, '_> {
     /// body assigns, loops over, imports or catches (not inside nested
     /// functions or classes), less what it declares `global` or `nonlocal`.
     fn locals_of(&self, function: Node) -> std::collections::BTreeSet<String> {
+        self.bound_in(function, false)
+    }
+
+    /// The names `function` binds (see [`Walk::locals_of`]); with
+    /// `rebinding`, also those it declares `global` or `nonlocal`, and,
+    /// conservatively, every name in its `del`, `with`, `except` and import
+    /// statements.
+    fn bound_in(&self, function: Node, rebinding: bool) -> std::collections::BTreeSet<String> {
         let mut names = std::collections::BTreeSet::new();
         let mut declared = std::collections::BTreeSet::new();
         if let Some(params) = function.child_by_field_name("parameters") {
@@ -869,6 +834,22 @@ impl Walk<'_, '_> {
                         names.extend(self.bound_names(child));
                     }
                 }
+                "delete_statement"
+                | "with_item"
+                | "except_clause"
+                | "import_statement"
+                | "import_from_statement"
+                    if rebinding =>
+                {
+                    let mut inner = vec![node];
+                    while let Some(n) = inner.pop() {
+                        if n.kind() == "identifier" {
+                            names.insert(self.src(n).to_string());
+                        }
+                        let mut cursor = n.walk();
+                        inner.extend(n.children(&mut cursor));
+                    }
+                }
                 // Names a function imports stay global for these checks:
                 // what they name lives in another module
                 // (`from m import config; config.debug = True`).
@@ -883,7 +864,9 @@ impl Walk<'_, '_> {
             let mut cursor = node.walk();
             stack.extend(node.children(&mut cursor));
         }
-        names.retain(|n| !declared.contains(n));
+        if !rebinding {
+            names.retain(|n| !declared.contains(n));
+        }
         names
     }
 

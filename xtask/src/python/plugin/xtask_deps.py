@@ -14,8 +14,9 @@ process of the shards engine) it records, per test:
     through ``__xtask_hit__``, a name of ``builtins`` (never of the
     modules' own globals, which tests may list and call): the
     cost is one set insertion per call of a project function or block
-    entered, and nothing anywhere else. Their bytecode is not cached, so
-    nothing instrumented is left behind.
+    entered, and nothing anywhere else. Their bytecode never goes to the
+    project's ``__pycache__``: the instrumented code is cached beside this
+    plugin, so nothing instrumented is left in the project.
 ``o``
     The project's files (other than Python sources) the test opened, seen
     through an audit hook on ``open``.
