@@ -2,8 +2,15 @@
 //! the binary, written on first use into a directory of the xtask's cache
 //! named after its content, and loaded with `-p xtask_events` from
 //! `PYTHONPATH`; it is not installed into the project's environment.
+//!
+//! Runs that record dependencies keep the project's instrumented code in
+//! that directory's `deps-code`, by content. Whatever no run has used for
+//! [`KEEP_UNUSED`] (the plugin directories of other xtask versions, code
+//! of sources that changed since) is removed when the directory is next
+//! asked for.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use crate::fsx;
 
@@ -29,17 +36,92 @@ pub const DEPS_SOURCE: &str = include_str!("plugin/xtask_deps.py");
 /// Set to the project's root in runs that record dependencies.
 pub const DEPS_VAR: &str = "XTASK_DEPS";
 
-/// The directory holding the plugin's modules, written if they are not there yet.
+/// The directory of instrumented code, inside the plugin's directory.
+pub const CODE_DIR: &str = "deps-code";
+
+/// How long cached plugin directories and instrumented code stay unused
+/// before they are removed.
+pub const KEEP_UNUSED: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// How long a partly written file of instrumented code (`<key>.bin.<pid>`,
+/// left by a process that was killed while writing it) is kept.
+const KEEP_PARTIAL: Duration = Duration::from_secs(24 * 3600);
+
+/// The directory holding the plugin's modules, written if they are not there
+/// yet, and marked as used now.
 pub fn dir() -> anyhow::Result<PathBuf> {
     let hash = crate::hash::of(format!("{SOURCE}\0{DEPS_SOURCE}"), 6);
-    let dir = fsx::cache_dir().join("pytest-plugin").join(hash);
+    let base = fsx::cache_dir().join("pytest-plugin");
+    let dir = base.join(&hash);
     for (module, source) in [(MODULE, SOURCE), (DEPS_MODULE, DEPS_SOURCE)] {
         let file = dir.join(format!("{module}.py"));
-        if std::fs::read_to_string(&file).ok().as_deref() != Some(source) {
+        // Marked as used before it is read, so a concurrent prune by another
+        // xtask sees it in use.
+        let current =
+            touch(&file).is_ok() && std::fs::read_to_string(&file).ok().as_deref() == Some(source);
+        if !current {
             fsx::atomic_write(&file, source)?;
         }
     }
+    // A cache: what cannot be removed now is removed by a later run.
+    let _ = prune(&base, &hash, SystemTime::now());
     Ok(dir)
+}
+
+/// Sets `file`'s modification time to now.
+fn touch(file: &Path) -> std::io::Result<()> {
+    std::fs::File::options()
+        .write(true)
+        .open(file)?
+        .set_modified(SystemTime::now())
+}
+
+/// What [`prune`] removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub plugin_dirs: usize,
+    pub code_files: usize,
+}
+
+/// Removes, under `base` (the cache's `pytest-plugin`), the plugin
+/// directories other than `current` whose modules no run has used for
+/// [`KEEP_UNUSED`], and, in every directory kept, the instrumented code not
+/// used for as long (the plugin marks a file used each time it loads it)
+/// and partly written files older than a day.
+pub fn prune(base: &Path, current: &str, now: SystemTime) -> std::io::Result<Pruned> {
+    let unused = |path: &Path, keep: Duration| {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| now.duration_since(modified).is_ok_and(|age| age > keep))
+    };
+    let mut pruned = Pruned::default();
+    for entry in std::fs::read_dir(base)? {
+        let entry = entry?;
+        let dir = entry.path();
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        if entry.file_name() != current && unused(&dir.join(format!("{MODULE}.py")), KEEP_UNUSED) {
+            if std::fs::remove_dir_all(&dir).is_ok() {
+                pruned.plugin_dirs += 1;
+            }
+            continue;
+        }
+        let Ok(code) = std::fs::read_dir(dir.join(CODE_DIR)) else {
+            continue;
+        };
+        for file in code.flatten() {
+            let path = file.path();
+            let keep = match path.extension().and_then(|e| e.to_str()) {
+                Some("bin") => KEEP_UNUSED,
+                _ => KEEP_PARTIAL,
+            };
+            if unused(&path, keep) && std::fs::remove_file(&path).is_ok() {
+                pruned.code_files += 1;
+            }
+        }
+    }
+    Ok(pruned)
 }
 
 /// `PYTHONPATH` with the plugin's directory first and the user's own after it.

@@ -747,3 +747,79 @@ fn ci_shards_record_merge_into_one_record_and_select_the_same_tests() {
     }
     assert_eq!(ran, wanted);
 }
+
+#[test]
+fn the_instrumented_code_cache_keeps_what_runs_load_and_drops_what_none_has_for_a_month() {
+    use std::os::unix::fs::MetadataExt;
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, SystemTime};
+
+    let cache = tempfile::tempdir().unwrap();
+    let test = Test::fixture("selection").env("XTASK_CACHE_DIR", cache.path().to_str().unwrap());
+    test.run_args(&["pytest", "--record-deps"]).status(0);
+
+    let base = cache.path().join("pytest-plugin");
+    let dirs: Vec<PathBuf> = std::fs::read_dir(&base)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let code = dirs[0].join("deps-code");
+    let loaded: Vec<PathBuf> = std::fs::read_dir(&code)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        !loaded.is_empty() && loaded.iter().all(|p| p.extension().unwrap() == "bin"),
+        "{loaded:?}"
+    );
+    let days_ago = |days: u64| SystemTime::now() - Duration::from_secs(days * 24 * 3600);
+    let age = |path: &Path, days: u64| {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(days_ago(days))
+            .unwrap();
+    };
+    let make = |path: PathBuf, days: u64| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "").unwrap();
+        age(&path, days);
+    };
+    // What this run loaded, last used ten days ago.
+    for path in &loaded {
+        age(path, 10);
+    }
+    let inodes: Vec<u64> = loaded
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().ino())
+        .collect();
+    // Another xtask version's plugin, unused for 40 days, and one used yesterday.
+    make(base.join("0000000000aa/xtask_events.py"), 40);
+    make(base.join("0000000000aa/deps-code/x.bin"), 40);
+    make(base.join("0000000000bb/xtask_events.py"), 1);
+    // Code of a source since changed, unused for 40 days; a file a killed run
+    // left half-written two days ago; one a running process is writing now.
+    make(code.join("0123.bin"), 40);
+    make(code.join("0123.bin.4242"), 2);
+    make(code.join("4567.bin.4243"), 0);
+
+    test.run_args(&["pytest", "--record-deps"]).status(0);
+
+    assert!(!base.join("0000000000aa").exists());
+    assert!(base.join("0000000000bb/xtask_events.py").exists());
+    assert!(!code.join("0123.bin").exists());
+    assert!(!code.join("0123.bin.4242").exists());
+    assert!(code.join("4567.bin.4243").exists());
+    for (path, inode) in loaded.iter().zip(inodes) {
+        let meta = std::fs::metadata(path).unwrap();
+        // Loaded again, not instrumented again, and marked as used.
+        assert_eq!(meta.ino(), inode, "{} was written anew", path.display());
+        assert!(
+            meta.modified().unwrap() > days_ago(1),
+            "{} not marked as used",
+            path.display()
+        );
+    }
+}

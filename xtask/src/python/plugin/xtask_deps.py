@@ -16,7 +16,8 @@ process of the shards engine) it records, per test:
     cost is one set insertion per call of a project function or block
     entered, and nothing anywhere else. Their bytecode never goes to the
     project's ``__pycache__``: the instrumented code is cached beside this
-    plugin, so nothing instrumented is left in the project.
+    plugin, so nothing instrumented is left in the project; the xtask
+    removes what no run has loaded for a month.
 ``o``
     The project's files (other than Python sources) the test opened, seen
     through an audit hook on ``open``.
@@ -240,9 +241,17 @@ class _Loader(importlib.machinery.SourceFileLoader):
         cached = os.path.join(_CODE_CACHE, key.hexdigest() + ".bin")
         try:
             with open(cached, "rb") as f:
-                return marshal.load(f)
+                code = marshal.load(f)
         except (OSError, EOFError, ValueError, TypeError):
-            pass
+            code = None
+        if code is not None:
+            # Marked as used: the xtask removes what no run has loaded for
+            # a month.
+            try:
+                os.utime(cached)
+            except OSError:
+                pass
+            return code
         tree = ast.parse(source, self.path)
         tree = ast.fix_missing_locations(_Marker(self.rel).visit(tree))
         code = compile(tree, self.path, "exec", dont_inherit=True)
