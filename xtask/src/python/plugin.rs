@@ -56,10 +56,9 @@ pub fn dir() -> anyhow::Result<PathBuf> {
     for (module, source) in [(MODULE, SOURCE), (DEPS_MODULE, DEPS_SOURCE)] {
         let file = dir.join(format!("{module}.py"));
         // Marked as used before it is read, so a concurrent prune by another
-        // xtask sees it in use.
-        let current =
-            touch(&file).is_ok() && std::fs::read_to_string(&file).ok().as_deref() == Some(source);
-        if !current {
+        // xtask sees it in use (a cache it cannot write to is only read).
+        let _ = touch(&file);
+        if std::fs::read_to_string(&file).ok().as_deref() != Some(source) {
             fsx::atomic_write(&file, source)?;
         }
     }
