@@ -37,11 +37,11 @@ pub const DEPS_SOURCE: &str = include_str!("plugin/xtask_deps.py");
 pub const DEPS_VAR: &str = "XTASK_DEPS";
 
 /// The directory of instrumented code, inside the plugin's directory.
-pub const CODE_DIR: &str = "deps-code";
+const CODE_DIR: &str = "deps-code";
 
 /// How long cached plugin directories and instrumented code stay unused
 /// before they are removed.
-pub const KEEP_UNUSED: Duration = Duration::from_secs(30 * 24 * 3600);
+const KEEP_UNUSED: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// How long a partly written file of instrumented code (`<key>.bin.<pid>`,
 /// left by a process that was killed while writing it) is kept.
@@ -62,8 +62,7 @@ pub fn dir() -> anyhow::Result<PathBuf> {
             fsx::atomic_write(&file, source)?;
         }
     }
-    // A cache: what cannot be removed now is removed by a later run.
-    let _ = prune(&base, &hash, SystemTime::now());
+    prune(&base, &hash);
     Ok(dir)
 }
 
@@ -75,52 +74,42 @@ fn touch(file: &Path) -> std::io::Result<()> {
         .set_modified(SystemTime::now())
 }
 
-/// What [`prune`] removed.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Pruned {
-    pub plugin_dirs: usize,
-    pub code_files: usize,
-}
-
 /// Removes, under `base` (the cache's `pytest-plugin`), the plugin
 /// directories other than `current` whose modules no run has used for
 /// [`KEEP_UNUSED`], and, in every directory kept, the instrumented code not
 /// used for as long (the plugin marks a file used each time it loads it)
-/// and partly written files older than a day.
-pub fn prune(base: &Path, current: &str, now: SystemTime) -> std::io::Result<Pruned> {
+/// and partly written files older than [`KEEP_PARTIAL`]. A cache: what
+/// cannot be read or removed now is left to a later run.
+fn prune(base: &Path, current: &str) {
+    let now = SystemTime::now();
     let unused = |path: &Path, keep: Duration| {
         std::fs::metadata(path)
             .and_then(|m| m.modified())
             .is_ok_and(|modified| now.duration_since(modified).is_ok_and(|age| age > keep))
     };
-    let mut pruned = Pruned::default();
-    for entry in std::fs::read_dir(base)? {
-        let entry = entry?;
-        let dir = entry.path();
-        if !entry.file_type()?.is_dir() {
-            continue;
-        }
-        if entry.file_name() != current && unused(&dir.join(format!("{MODULE}.py")), KEEP_UNUSED) {
-            if std::fs::remove_dir_all(&dir).is_ok() {
-                pruned.plugin_dirs += 1;
-            }
+    let Ok(dirs) = std::fs::read_dir(base) else {
+        return;
+    };
+    for dir in dirs.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+        if dir.file_name().is_some_and(|name| name != current)
+            && unused(&dir.join(format!("{MODULE}.py")), KEEP_UNUSED)
+        {
+            let _ = std::fs::remove_dir_all(&dir);
             continue;
         }
         let Ok(code) = std::fs::read_dir(dir.join(CODE_DIR)) else {
             continue;
         };
-        for file in code.flatten() {
-            let path = file.path();
+        for path in code.flatten().map(|e| e.path()) {
             let keep = match path.extension().and_then(|e| e.to_str()) {
                 Some("bin") => KEEP_UNUSED,
                 _ => KEEP_PARTIAL,
             };
-            if unused(&path, keep) && std::fs::remove_file(&path).is_ok() {
-                pruned.code_files += 1;
+            if unused(&path, keep) {
+                let _ = std::fs::remove_file(&path);
             }
         }
     }
-    Ok(pruned)
 }
 
 /// `PYTHONPATH` with the plugin's directory first and the user's own after it.

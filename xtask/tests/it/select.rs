@@ -39,6 +39,15 @@ fn record_anew(test: &Test, engine: &str) {
     test.run_args(&args).status(0);
 }
 
+/// Records `test` as `record` does, with the menu printing two decimals
+/// (`src/shop/menu.py`), then changes the menu to one: one function changed
+/// since the record.
+fn record_before_the_menu_change(test: &Test, record: impl FnOnce(&Test)) {
+    edit(test, "src/shop/menu.py", ":.1f", ":.2f");
+    record(test);
+    edit(test, "src/shop/menu.py", ":.2f", ":.1f");
+}
+
 /// Why the selection runs every test; panics if it does not.
 fn everything(test: &Test) -> String {
     let json = selection(test);
@@ -318,21 +327,19 @@ fn code_a_test_module_runs_while_imported_selects_that_modules_tests_unless_it_r
     test.run_args(&["pytest"]).status(1);
     assert_eq!(failed_ids(&test), set(&["tests/test_menu.py::test_board"]));
     for engine in ["shards", "xdist"] {
-        edit(&test, "src/shop/menu.py", ":.1f", ":.2f");
-        record_anew(&test, engine);
-        edit(&test, "src/shop/menu.py", ":.2f", ":.1f");
+        record_before_the_menu_change(&test, |t| record_anew(t, engine));
         assert_eq!(selected(&selection(&test)), menu_tests, "{engine}");
     }
 
     // Another test module imports it: what its body built reaches that
     // module's tests too, so the code counts as run outside any test.
-    edit(&test, "src/shop/menu.py", ":.1f", ":.2f");
     let test = test.write(
         "tests/test_specials.py",
         "from test_menu import BOARD\n\n\ndef test_specials():\n    assert BOARD[0].startswith(\"tea\")\n",
     );
-    test.run_args(&["pytest", "--record-deps"]).status(0);
-    edit(&test, "src/shop/menu.py", ":.2f", ":.1f");
+    record_before_the_menu_change(&test, |t| {
+        t.run_args(&["pytest", "--record-deps"]).status(0);
+    });
     let why = everything(&test);
     assert!(why.contains("runs outside any test"), "{why}");
     // And a change of the imported test file selects the importer's tests.
@@ -373,7 +380,6 @@ fn code_a_test_module_runs_while_imported_selects_that_modules_tests_unless_it_r
 
     // Code that keeps state, run while a test module is imported: every
     // later test may see what it left.
-    edit(&test, "src/shop/menu.py", ":.1f", ":.2f");
     std::fs::remove_file(test.path().join("tests/test_specials.py")).unwrap();
     edit(
         &test,
@@ -381,8 +387,9 @@ fn code_a_test_module_runs_while_imported_selects_that_modules_tests_unless_it_r
         "def board(items):\n",
         "SHOWN = []\n\n\ndef board(items):\n    SHOWN.extend(items)\n",
     );
-    test.run_args(&["pytest", "--record-deps"]).status(0);
-    edit(&test, "src/shop/menu.py", ":.2f", ":.1f");
+    record_before_the_menu_change(&test, |t| {
+        t.run_args(&["pytest", "--record-deps"]).status(0);
+    });
     let why = everything(&test);
     assert!(why.contains("runs outside any test"), "{why}");
 
