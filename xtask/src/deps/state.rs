@@ -233,13 +233,13 @@ pub struct Shape {
     /// Module-level functions that return a function they define (a call
     /// of one builds a function, which keeps no state).
     #[serde(skip)]
-    factories: std::collections::BTreeSet<String>,
+    factories: BTreeSet<String>,
     /// Bare uses, judged once `globals` is known.
     #[serde(skip)]
     pending: Vec<(Use, String, usize)>,
     /// Names bound at module level, and imported names.
     #[serde(skip)]
-    globals: std::collections::BTreeSet<String>,
+    globals: BTreeSet<String>,
     /// `OBJ.NAME = …` seen: (OBJ, NAME, line), judged once `globals` is known.
     #[serde(skip)]
     attribute_targets: Vec<(String, String, usize)>,
@@ -443,7 +443,7 @@ struct Walk<'a, 's> {
     text: &'a str,
     shape: &'s mut Shape,
     /// The local names of the functions the walk is in, innermost last.
-    locals: Vec<std::collections::BTreeSet<String>>,
+    locals: Vec<BTreeSet<String>>,
     /// Per function the walk is in, innermost last: whether no closure
     /// made in a call of it outlives the call (see [`Walk::closed`]).
     closed: Vec<bool>,
@@ -692,7 +692,10 @@ impl Walk<'_, '_> {
         let Some(body) = function.child_by_field_name("body") else {
             return false;
         };
-        let mut inner = std::collections::BTreeSet::new();
+        if function.child(0).is_some_and(|c| c.kind() == "async") {
+            return false;
+        }
+        let mut inner = BTreeSet::new();
         let mut stack = vec![body];
         while let Some(node) = stack.pop() {
             match node.kind() {
@@ -708,9 +711,6 @@ impl Walk<'_, '_> {
             }
             let mut cursor = node.walk();
             stack.extend(node.children(&mut cursor));
-        }
-        if function.child(0).is_some_and(|c| c.kind() == "async") {
-            return false;
         }
         let mut stack = vec![body];
         while let Some(node) = stack.pop() {
@@ -732,7 +732,7 @@ impl Walk<'_, '_> {
 
     /// The names `function`'s own body binds (assigns, loops over, deletes,
     /// imports or catches), those it declares `global` or `nonlocal` included.
-    fn binds(&self, function: Node) -> std::collections::BTreeSet<String> {
+    fn binds(&self, function: Node) -> BTreeSet<String> {
         self.bound_in(function, true)
     }
 
@@ -783,7 +783,7 @@ impl Walk<'_, '_> {
     /// The names a function binds locally: its parameters, and what its
     /// body assigns, loops over, imports or catches (not inside nested
     /// functions or classes), less what it declares `global` or `nonlocal`.
-    fn locals_of(&self, function: Node) -> std::collections::BTreeSet<String> {
+    fn locals_of(&self, function: Node) -> BTreeSet<String> {
         self.bound_in(function, false)
     }
 
@@ -791,9 +791,9 @@ impl Walk<'_, '_> {
     /// `rebinding`, also those it declares `global` or `nonlocal`, and,
     /// conservatively, every name in its `del`, `with`, `except` and import
     /// statements.
-    fn bound_in(&self, function: Node, rebinding: bool) -> std::collections::BTreeSet<String> {
-        let mut names = std::collections::BTreeSet::new();
-        let mut declared = std::collections::BTreeSet::new();
+    fn bound_in(&self, function: Node, rebinding: bool) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        let mut declared = BTreeSet::new();
         if let Some(params) = function.child_by_field_name("parameters") {
             let mut cursor = params.walk();
             for param in params.named_children(&mut cursor) {
